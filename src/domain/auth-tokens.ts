@@ -1,0 +1,215 @@
+// Use cases of AuthTokenService: the rules, independent of gRPC and MongoDB.
+import { authTokenNotFound, uidNotFound } from './errors';
+import type { ArchivedAuthToken, AuthToken, DeviceInfo, JsonObject, PageCursor, StoredAuthToken } from './model';
+import { encodePageToken } from './page-token';
+import { LAST_USE_WRITE_INTERVAL_MS } from './rules';
+import { issueToken, sameHash } from './token-format';
+import type { TokenChanges, TokenStore } from './token-store';
+import { RequestValidator } from './validation';
+
+export interface TokenRules {
+  maxTokensPerUser: number;
+}
+
+export type Clock = () => Date;
+
+interface DeviceInput {
+  platform: string;
+  deviceId: string;
+  userAgent: string;
+  appInfo: JsonObject | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextPageToken: string;
+}
+
+export const UPDATABLE_TOKEN_FIELDS = ['platform', 'user_agent', 'app_info'] as const;
+type UpdatableField = (typeof UPDATABLE_TOKEN_FIELDS)[number];
+
+export const NO_DEVICE: DeviceInfo = { platform: '', deviceId: '', userAgent: '', appInfo: undefined };
+
+/** A new token for `uid`: the secret for the caller and the record to store (hash only). */
+export function newToken(uid: string, device: DeviceInfo, now: Date): { secret: string; stored: StoredAuthToken } {
+  const { token, tokenId, tokenHash } = issueToken(uid);
+  return {
+    secret: token,
+    stored: { tokenId, tokenHash, uid, createTime: now, updateTime: now, lastUsedTime: undefined, ...device },
+  };
+}
+
+/** The token without its hash, as it may leave the service. */
+export function publicView({ tokenHash: _hash, ...token }: StoredAuthToken): AuthToken {
+  return token;
+}
+
+/** Newest first: by create time, then token id, both descending. Storage evicts in the reverse order. */
+export function newestFirst(a: { time: Date; id: string }, b: { time: Date; id: string }): number {
+  return b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+}
+
+export class AuthTokens {
+  constructor(
+    private readonly store: TokenStore,
+    private readonly rules: TokenRules,
+    private readonly clock: Clock = () => new Date(),
+  ) {}
+
+  async create(input: DeviceInput & { uid: string; force: boolean }) {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const device = validDevice(v, input);
+    v.check();
+    const now = this.clock();
+    const { secret, stored } = newToken(uid, device, now);
+    const replaceDeviceId = !input.force && device.deviceId !== '' ? device.deviceId : undefined;
+    const { createTime, evictedTokenIds, replacedTokenIds } = await this.store.issueToken(
+      stored,
+      { replaceDeviceId, maxTokensPerUser: this.rules.maxTokensPerUser },
+      now,
+    );
+    const authToken = { ...publicView(stored), createTime, updateTime: createTime };
+    return { authToken, secret, evictedTokenIds, replacedTokenIds };
+  }
+
+  async list(input: { uid: string; pageSize: number; pageToken: string }): Promise<Page<AuthToken> & { totalSize: number }> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const pageSize = v.pageSize('page_size', input.pageSize);
+    const after = v.pageToken('page_token', 'tokens', uid, input.pageToken);
+    v.check();
+    const all = (await this.store.listTokens(uid)).sort((a, b) => newestFirst(position(a), position(b)));
+    const remaining = after ? all.filter((t) => newestFirst(after, position(t)) < 0) : all;
+    const items = remaining.slice(0, pageSize);
+    const last = items.at(-1);
+    const nextPageToken =
+      last && remaining.length > pageSize ? encodePageToken('tokens', uid, position(last)) : '';
+    return { items, nextPageToken, totalSize: all.length };
+  }
+
+  async get(input: { uid: string; authToken: string }): Promise<AuthToken> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const token = v.tokenRef('auth_token', input.authToken);
+    v.check();
+    return this.store.getToken(uid, token!.ref);
+  }
+
+  async update(input: {
+    uid: string;
+    authToken: string;
+    platform: string;
+    userAgent: string;
+    appInfo: JsonObject | undefined;
+    updateMask: string[] | undefined;
+  }): Promise<AuthToken> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const token = v.tokenRef('auth_token', input.authToken);
+    const values: Record<UpdatableField, string | JsonObject | undefined> = {
+      platform: v.shortText('platform', input.platform),
+      user_agent: v.shortText('user_agent', input.userAgent),
+      app_info: v.jsonObject('app_info', input.appInfo),
+    };
+    const mask = input.updateMask ?? [];
+    const paths =
+      mask.length > 0
+        ? v.oneOf('update_mask', mask, UPDATABLE_TOKEN_FIELDS)
+        : UPDATABLE_TOKEN_FIELDS.filter((f) => values[f] !== '' && values[f] !== undefined);
+    v.check();
+    const changes: TokenChanges = {};
+    for (const path of paths) {
+      if (path === 'platform') changes.platform = input.platform;
+      if (path === 'user_agent') changes.userAgent = input.userAgent;
+      if (path === 'app_info') changes.appInfo = input.appInfo;
+    }
+    if (paths.length === 0) return this.store.getToken(uid, token!.ref);
+    return this.store.updateToken(uid, token!.ref, changes, this.clock());
+  }
+
+  async delete(input: { uid: string; authToken: string }): Promise<ArchivedAuthToken> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const token = v.tokenRef('auth_token', input.authToken);
+    v.check();
+    return this.store.deleteToken(uid, token!.ref, this.clock());
+  }
+
+  async flush(input: { uid: string }): Promise<number> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    v.check();
+    return this.store.flushTokens(uid, this.clock());
+  }
+
+  /** The login check on the hot path: one read, and a write at most once a minute per token. */
+  async validate(input: DeviceInput & { authToken: string }) {
+    const v = new RequestValidator();
+    const secret = v.secretToken('auth_token', input.authToken);
+    const device = validDevice(v, input);
+    v.check();
+    const { uid, tokenHash } = secret!;
+    const found = await this.store.findActiveToken(uid, tokenHash);
+    if (!found || !sameHash(found.token.tokenHash, tokenHash)) throw authTokenNotFound();
+
+    let authToken = publicView(found.token);
+    const now = this.clock();
+    const lastUsed = authToken.lastUsedTime?.getTime() ?? -Infinity;
+    if (now.getTime() - lastUsed >= LAST_USE_WRITE_INTERVAL_MS) {
+      const changes = deviceChanges(authToken, device);
+      const usedAfter = new Date(now.getTime() - LAST_USE_WRITE_INTERVAL_MS);
+      if (await this.store.recordTokenUse(uid, authToken.tokenId, changes, now, usedAfter)) {
+        authToken = { ...authToken, ...changes, lastUsedTime: now };
+      }
+    }
+    return { uid, authToken, user: found.user };
+  }
+
+  async listArchived(input: { uid: string; pageSize: number; pageToken: string }): Promise<Page<ArchivedAuthToken>> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const pageSize = v.pageSize('page_size', input.pageSize);
+    const after = v.pageToken('page_token', 'archive', uid, input.pageToken);
+    v.check();
+    const found = await this.store.listArchivedTokens(uid, after, pageSize + 1);
+    // The archive outlives DeleteUser, so an empty first page is the only case that asks whether
+    // the uid was ever known.
+    if (found.length === 0 && !after && !(await this.store.getUser(uid))) {
+      throw uidNotFound(uid);
+    }
+    const items = found.slice(0, pageSize);
+    const last = items.at(-1);
+    const nextPageToken =
+      last && found.length > pageSize
+        ? encodePageToken('archive', uid, { time: last.archiveTime, id: last.authToken.tokenId })
+        : '';
+    return { items, nextPageToken };
+  }
+}
+
+function position(token: AuthToken): PageCursor {
+  return { time: token.createTime, id: token.tokenId };
+}
+
+function validDevice(v: RequestValidator, input: DeviceInput): DeviceInfo {
+  return {
+    platform: v.shortText('platform', input.platform),
+    deviceId: v.shortText('device_id', input.deviceId),
+    userAgent: v.shortText('user_agent', input.userAgent),
+    appInfo: v.jsonObject('app_info', input.appInfo),
+  };
+}
+
+/**
+ * What a validation records: every device field it was given. A token's device_id is bound at
+ * issue or first use and never rebound, because device_id decides which token a re-login replaces.
+ */
+function deviceChanges(token: AuthToken, given: DeviceInfo): TokenChanges {
+  const changes: TokenChanges = {};
+  if (given.platform !== '') changes.platform = given.platform;
+  if (given.userAgent !== '') changes.userAgent = given.userAgent;
+  if (given.appInfo !== undefined) changes.appInfo = given.appInfo;
+  if (given.deviceId !== '' && token.deviceId === '') changes.deviceId = given.deviceId;
+  return changes;
+}

@@ -1,0 +1,68 @@
+// Domain errors carry CometChat's error codes as reasons; src/grpc/errors.ts maps them to statuses.
+
+export const ErrorReason = {
+  BAD_REQUEST: 'ERR_BAD_REQUEST',
+  UID_NOT_FOUND: 'ERR_UID_NOT_FOUND',
+  UID_ALREADY_EXISTS: 'ERR_UID_ALREADY_EXISTS',
+  AUTH_TOKEN_NOT_FOUND: 'ERR_AUTH_TOKEN_NOT_FOUND',
+  /** The database cannot be reached; retrying later may succeed. */
+  SERVICE_UNAVAILABLE: 'ERR_SERVICE_UNAVAILABLE',
+  /** A bug or an unexpected failure: never expected in normal operation. */
+  OPERATION_FAILED: 'ERR_OPERATION_FAILED',
+} as const;
+export type ErrorReason = (typeof ErrorReason)[keyof typeof ErrorReason];
+
+export interface FieldViolation {
+  /** The request field as named in the proto (snake_case), e.g. "device_id". */
+  field: string;
+  description: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly reason: ErrorReason,
+    message: string,
+    readonly fieldViolations: readonly FieldViolation[] = [],
+    readonly metadata: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export function badRequest(violations: readonly FieldViolation[]): DomainError {
+  const fields = violations.map((v) => v.field).join(', ');
+  return new DomainError(ErrorReason.BAD_REQUEST, `Invalid request: ${fields}.`, violations);
+}
+
+export function uidNotFound(uid: string): DomainError {
+  return new DomainError(
+    ErrorReason.UID_NOT_FOUND,
+    `The UID ${uid} does not exist, please make sure you have created a user with UID ${uid}.`,
+    [],
+    { uid },
+  );
+}
+
+export function uidAlreadyExists(uid: string): DomainError {
+  return new DomainError(
+    ErrorReason.UID_ALREADY_EXISTS,
+    `The uid ${uid} already exists. Please use another uid.`,
+    [],
+    { uid },
+  );
+}
+
+export function authTokenNotFound(): DomainError {
+  // Deliberately says nothing about which part did not match.
+  return new DomainError(ErrorReason.AUTH_TOKEN_NOT_FOUND, 'Auth token does not exist.');
+}
+
+export function serviceUnavailable(cause: unknown): DomainError {
+  const error = new DomainError(
+    ErrorReason.SERVICE_UNAVAILABLE,
+    'The token database is unavailable; retry later.',
+  );
+  error.cause = cause;
+  return error;
+}

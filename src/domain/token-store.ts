@@ -1,0 +1,49 @@
+// The storage port: what the use cases need from a database. src/storage implements it.
+// Methods that name a user throw uidNotFound when it does not exist; methods that name a token
+// throw authTokenNotFound when the user has no such active token.
+import type { ArchivedAuthToken, AuthToken, DeviceInfo, PageCursor, StoredAuthToken, TokenRef, User } from './model';
+
+export interface IssueOptions {
+  /** Archive the user's active tokens for this device as REPLACED, in the same transaction. */
+  replaceDeviceId: string | undefined;
+  /** Keep at most this many active tokens; older ones are archived as EVICTED. */
+  maxTokensPerUser: number;
+}
+
+export interface IssueResult {
+  /** May be later than requested: a new token is always strictly newer than the user's others. */
+  createTime: Date;
+  evictedTokenIds: string[];
+  replacedTokenIds: string[];
+}
+
+export type TokenChanges = Partial<DeviceInfo>;
+
+export interface TokenStore {
+  /** Throws uidAlreadyExists. Stores the user and its first token (if any) in one write. */
+  createUser(user: User, firstToken: StoredAuthToken | undefined): Promise<void>;
+  getUser(uid: string): Promise<User | undefined>;
+  /** Deletes the user and archives its tokens as USER_DELETED, atomically. Returns how many. */
+  deleteUser(uid: string, now: Date): Promise<number>;
+
+  issueToken(token: StoredAuthToken, options: IssueOptions, now: Date): Promise<IssueResult>;
+  /** Every active token of the user, in no particular order. */
+  listTokens(uid: string): Promise<AuthToken[]>;
+  getToken(uid: string, ref: TokenRef): Promise<AuthToken>;
+  updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date): Promise<AuthToken>;
+  /** Archives the token as DELETED, atomically. */
+  deleteToken(uid: string, ref: TokenRef, now: Date): Promise<ArchivedAuthToken>;
+  /** Archives every active token as FLUSHED, atomically. Returns how many. */
+  flushTokens(uid: string, now: Date): Promise<number>;
+
+  /** The validation lookup: one indexed read of one user document. Undefined if not active. */
+  findActiveToken(uid: string, tokenHash: Buffer): Promise<{ user: User; token: StoredAuthToken } | undefined>;
+  /**
+   * Sets last use to `now` plus `changes`, unless the token was already used after `usedAfter`
+   * (so concurrent validations write once). Returns whether it wrote.
+   */
+  recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date): Promise<boolean>;
+
+  /** Most recently archived first, strictly after `after`; at most `limit`. */
+  listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number): Promise<ArchivedAuthToken[]>;
+}

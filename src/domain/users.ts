@@ -1,0 +1,51 @@
+// Use cases of UserService.
+import { type Clock, NO_DEVICE, newToken, publicView } from './auth-tokens';
+import { uidNotFound } from './errors';
+import type { AuthToken, JsonObject, User } from './model';
+import type { TokenStore } from './token-store';
+import { RequestValidator } from './validation';
+
+export class Users {
+  constructor(
+    private readonly store: TokenStore,
+    private readonly clock: Clock = () => new Date(),
+  ) {}
+
+  /** With `withAuthToken`, the user and its first token are stored in one write. */
+  async create(input: {
+    uid: string;
+    name: string;
+    metadata: JsonObject | undefined;
+    withAuthToken: boolean;
+  }): Promise<{ user: User; issued?: { authToken: AuthToken; secret: string } }> {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', input.uid);
+    const name = v.name('name', input.name);
+    const metadata = v.jsonObject('metadata', input.metadata);
+    v.check();
+    const now = this.clock();
+    const user: User = { uid, name, metadata, createTime: now, updateTime: now };
+    const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now) : undefined;
+    await this.store.createUser(user, first?.stored);
+    return { user, issued: first && { authToken: publicView(first.stored), secret: first.secret } };
+  }
+
+  async get(input: { uid: string }): Promise<User> {
+    const uid = this.validUid(input.uid);
+    const user = await this.store.getUser(uid);
+    if (!user) throw uidNotFound(uid);
+    return user;
+  }
+
+  /** Returns how many active tokens were archived as USER_DELETED. */
+  async delete(input: { uid: string }): Promise<number> {
+    return this.store.deleteUser(this.validUid(input.uid), this.clock());
+  }
+
+  private validUid(value: string): string {
+    const v = new RequestValidator();
+    const uid = v.uid('uid', value);
+    v.check();
+    return uid;
+  }
+}
