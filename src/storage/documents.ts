@@ -1,0 +1,136 @@
+// Document shapes in MongoDB and their mapping to domain records.
+//
+//   users:            { _id: uid, name, metadata, createTime, updateTime, tokens: [TokenDoc] }
+//   archived_tokens:  { _id: tokenId, uid, ...token fields, archiveTime, reason }
+//
+// JSON objects (metadata, app_info) are stored as JSON text: callers may use keys such as "$where"
+// or "a.b" that MongoDB field names cannot hold, and nothing ever queries inside them.
+import type { ArchiveReason, ArchivedAuthToken, AuthToken, JsonObject, StoredAuthToken, User } from '../domain/model';
+
+export const USERS = 'users';
+export const ARCHIVED_TOKENS = 'archived_tokens';
+
+export interface TokenDoc {
+  id: string;
+  /** SHA-256 of the secret; the secret itself is never stored. */
+  hash: Buffer;
+  createTime: Date;
+  updateTime: Date;
+  lastUsedTime: Date | null;
+  platform: string;
+  deviceId: string;
+  userAgent: string;
+  appInfo: string | null;
+}
+
+export interface UserDoc {
+  _id: string;
+  name: string;
+  metadata: string | null;
+  createTime: Date;
+  updateTime: Date;
+  /** Active tokens, oldest first (see TOKEN_ORDER). */
+  tokens: TokenDoc[];
+}
+
+export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {
+  _id: string;
+  uid: string;
+  archiveTime: Date;
+  reason: ArchiveReason;
+}
+
+/** Oldest first, so `$slice: -max` keeps the newest. Must agree with `oldestFirst` below. */
+export const TOKEN_ORDER = { createTime: 1, id: 1 } as const;
+
+export function oldestFirst(a: TokenDoc, b: TokenDoc): number {
+  return a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+/** Fields of a token that may leave the database: everything but the hash. */
+export const PUBLIC_TOKEN_FIELDS = {
+  id: 1,
+  createTime: 1,
+  updateTime: 1,
+  lastUsedTime: 1,
+  platform: 1,
+  deviceId: 1,
+  userAgent: 1,
+  appInfo: 1,
+} as const;
+
+export const USER_FIELDS = { name: 1, metadata: 1, createTime: 1, updateTime: 1 } as const;
+
+export function toJsonText(value: JsonObject | undefined): string | null {
+  return value === undefined ? null : JSON.stringify(value);
+}
+
+function fromJsonText(text: string | null | undefined): JsonObject | undefined {
+  return text == null ? undefined : (JSON.parse(text) as JsonObject);
+}
+
+export function toTokenDoc(token: StoredAuthToken): TokenDoc {
+  return {
+    id: token.tokenId,
+    hash: token.tokenHash,
+    createTime: token.createTime,
+    updateTime: token.updateTime,
+    lastUsedTime: token.lastUsedTime ?? null,
+    platform: token.platform,
+    deviceId: token.deviceId,
+    userAgent: token.userAgent,
+    appInfo: toJsonText(token.appInfo),
+  };
+}
+
+export function toAuthToken(uid: string, doc: Omit<TokenDoc, 'hash'>): AuthToken {
+  return {
+    tokenId: doc.id,
+    uid,
+    createTime: doc.createTime,
+    updateTime: doc.updateTime,
+    lastUsedTime: doc.lastUsedTime ?? undefined,
+    platform: doc.platform,
+    deviceId: doc.deviceId,
+    userAgent: doc.userAgent,
+    appInfo: fromJsonText(doc.appInfo),
+  };
+}
+
+export function toStoredAuthToken(uid: string, doc: TokenDoc): StoredAuthToken {
+  return { ...toAuthToken(uid, doc), tokenHash: doc.hash };
+}
+
+export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {
+  return {
+    _id: user.uid,
+    name: user.name,
+    metadata: toJsonText(user.metadata),
+    createTime: user.createTime,
+    updateTime: user.updateTime,
+    tokens,
+  };
+}
+
+export function toUser(doc: Pick<UserDoc, '_id' | keyof typeof USER_FIELDS>): User {
+  return {
+    uid: doc._id,
+    name: doc.name,
+    metadata: fromJsonText(doc.metadata),
+    createTime: doc.createTime,
+    updateTime: doc.updateTime,
+  };
+}
+
+export function toArchivedDoc(uid: string, token: TokenDoc, reason: ArchiveReason, now: Date): ArchivedTokenDoc {
+  const { id, hash: _hash, ...fields } = token;
+  return { _id: id, uid, ...fields, archiveTime: now, reason };
+}
+
+export function toArchivedAuthToken(doc: ArchivedTokenDoc): ArchivedAuthToken {
+  return {
+    authToken: toAuthToken(doc.uid, { ...doc, id: doc._id }),
+    archiveTime: doc.archiveTime,
+    reason: doc.reason,
+  };
+}

