@@ -1,0 +1,47 @@
+// Configuration from environment variables, validated once at start-up.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_ARCHIVE_RETENTION_DAYS, DEFAULT_MAX_TOKENS_PER_USER } from './domain/rules';
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
+
+const schema = z.object({
+  PORT: integer(0, 65535, 50051).describe('gRPC port; 0 picks a free one'),
+  HOST: z.string().min(1).default('127.0.0.1').describe('address to bind'),
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')
+    .optional()
+    .describe('unset: start the embedded mongod'),
+  MONGODB_DB: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"')
+    .default('authtoken'),
+  MAX_TOKENS_PER_USER: integer(1, 1000, DEFAULT_MAX_TOKENS_PER_USER),
+  ARCHIVE_RETENTION_DAYS: integer(1, 36500, DEFAULT_ARCHIVE_RETENTION_DAYS),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  EMBEDDED_MONGOD_DATA_DIR: z.string().min(1).default('.data/mongodb').describe('embedded mongod data folder'),
+  MONGOD_CACHE_DIR: z
+    .string()
+    .min(1)
+    .default(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'auth-token-service'))
+    .describe('where the embedded mongod binary is cached'),
+  SHUTDOWN_GRACE_MS: integer(0, 600_000, 10_000).describe('how long in-flight calls may finish on SIGTERM'),
+});
+
+export type Config = z.infer<typeof schema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: NodeJS.ProcessEnv): Config {
+  // An empty variable means "unset", as in most deployment tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = schema.safeParse(present);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

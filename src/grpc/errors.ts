@@ -1,0 +1,50 @@
+// The one mapping from domain errors to gRPC statuses with google.rpc error details
+// (ErrorInfo always, BadRequest for validation), carried in the grpc-status-details-bin trailer.
+import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { DomainError, ErrorReason } from '../domain/errors';
+import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
+import { Status } from '../../gen/google/rpc/status';
+
+export const ERROR_DOMAIN = 'authtoken.v1';
+
+const STATUS_BY_REASON: Record<ErrorReason, status> = {
+  [ErrorReason.BAD_REQUEST]: status.INVALID_ARGUMENT,
+  [ErrorReason.UID_NOT_FOUND]: status.NOT_FOUND,
+  [ErrorReason.UID_ALREADY_EXISTS]: status.ALREADY_EXISTS,
+  [ErrorReason.AUTH_TOKEN_NOT_FOUND]: status.NOT_FOUND,
+  [ErrorReason.SERVICE_UNAVAILABLE]: status.UNAVAILABLE,
+  [ErrorReason.OPERATION_FAILED]: status.INTERNAL,
+};
+
+export type StatusError = Partial<ServiceError> & { code: status };
+
+/** Anything that is not a DomainError is a bug: INTERNAL, with no internals in the message. */
+export function toStatusError(error: unknown): StatusError {
+  const domainError =
+    error instanceof DomainError
+      ? error
+      : new DomainError(ErrorReason.OPERATION_FAILED, 'Internal error; it has been logged.');
+  const code = STATUS_BY_REASON[domainError.reason];
+  const details = [
+    packAny('google.rpc.ErrorInfo', ErrorInfo.encode({
+      reason: domainError.reason,
+      domain: ERROR_DOMAIN,
+      metadata: { ...domainError.metadata },
+    }).finish()),
+  ];
+  if (domainError.fieldViolations.length > 0) {
+    const fieldViolations = domainError.fieldViolations.map(({ field, description }) => ({ field, description }));
+    const badRequest = BadRequest.encode(BadRequest.fromPartial({ fieldViolations })).finish();
+    details.push(packAny('google.rpc.BadRequest', badRequest));
+  }
+  const metadata = new Metadata();
+  metadata.set(
+    'grpc-status-details-bin',
+    Buffer.from(Status.encode({ code, message: domainError.message, details }).finish()),
+  );
+  return { code, details: domainError.message, metadata };
+}
+
+function packAny(typeName: string, value: Uint8Array) {
+  return { typeUrl: `type.googleapis.com/${typeName}`, value: Buffer.from(value) };
+}

@@ -1,0 +1,24 @@
+// authtoken.v1.UserService: translation between proto messages and the Users use cases.
+import type { Users } from '../domain/users';
+import type { Logger } from '../logger';
+import { UserServiceService } from '../../gen/authtoken/v1/user_service';
+import { authTokenMessage, userMessage } from './messages';
+import { implement } from './unary';
+
+export function userService(users: Users, log: Logger) {
+  return implement(
+    UserServiceService,
+    {
+      createUser: async (request) => {
+        const { user, issued } = await users.create(request);
+        return {
+          user: userMessage(user),
+          authToken: issued && authTokenMessage(issued.authToken, issued.secret),
+        };
+      },
+      getUser: async (request) => userMessage(await users.get(request)),
+      deleteUser: async (request) => ({ archivedTokenCount: await users.delete(request) }),
+    },
+    log,
+  );
+}

@@ -1,0 +1,38 @@
+// Process entry: configuration, logger, the service, and signal handling.
+import { ConfigError, loadConfig } from './config';
+import { createLogger } from './logger';
+import { startService } from './service';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  const service = await startService(config, log);
+
+  const shutdown = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'shutting down');
+    service.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`auth-token-service failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
