@@ -5,8 +5,8 @@ import { type MethodDefinition, type ServiceDefinition, status, type UntypedServ
 import type { Logger } from '../logger';
 import { toStatusError } from './errors';
 
-type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
-type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
+export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
+export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
 
 export type Handlers<S extends ServiceDefinition> = {
   [K in keyof S]: (request: RequestOf<S[K]>) => Promise<ResponseOf<S[K]>>;

@@ -1,0 +1,116 @@
+// Starts the real service in-process on 127.0.0.1:0 against the test mongod, with its own
+// database, and gives typed clients for it.
+import { randomUUID } from 'node:crypto';
+import { type Client, credentials, Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { MongoClient, type Db } from 'mongodb';
+import { inject } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { startService } from '../../src/service';
+import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
+import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
+import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
+import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
+import { Status } from '../../gen/google/rpc/status';
+
+export interface TestService {
+  users: PromisedClient<typeof UserServiceService>;
+  tokens: PromisedClient<typeof AuthTokenServiceService>;
+  /** The service's database, for assertions on what is really stored. */
+  db: Db;
+  dbName: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const dbName = `test_${randomUUID().slice(0, 8)}`;
+  const config = loadConfig({ MONGODB_URI: inject('mongoUri'), MONGODB_DB: dbName, PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const service = await startService(config, createLogger(config.LOG_LEVEL));
+  const address = `127.0.0.1:${service.port}`;
+  const userClient = new UserServiceClient(address, credentials.createInsecure());
+  const tokenClient = new AuthTokenServiceClient(address, credentials.createInsecure());
+  const mongo = await MongoClient.connect(inject('mongoUri'));
+  return {
+    users: promised(UserServiceService, userClient),
+    tokens: promised(AuthTokenServiceService, tokenClient),
+    db: mongo.db(dbName),
+    dbName,
+    port: service.port,
+    async stop() {
+      userClient.close();
+      tokenClient.close();
+      await mongo.db(dbName).dropDatabase();
+      await mongo.close();
+      await service.stop();
+    },
+  };
+}
+
+/** A generated client as promises, taking partial requests (unset fields get proto defaults). */
+export type PromisedClient<S extends ServiceDefinition> = {
+  [K in keyof S]: (request: Partial<RequestOf<S[K]>>, metadata?: Metadata) => Promise<ResponseOf<S[K]>>;
+};
+
+function promised<S extends ServiceDefinition>(definition: S, client: Client): PromisedClient<S> {
+  const methods: Record<string, unknown> = {};
+  for (const [key, method] of Object.entries(definition)) {
+    // Decoding an empty message yields every field at its proto default.
+    const defaults = method.requestDeserialize(Buffer.alloc(0));
+    methods[key] = (request: object, metadata = new Metadata()) =>
+      new Promise((resolve, reject) =>
+        (client as unknown as Record<string, Function>)[key]!.call(
+          client,
+          { ...defaults, ...request },
+          metadata,
+          (error: ServiceError | null, response: unknown) => (error ? reject(error) : resolve(response)),
+        ),
+      );
+  }
+  return methods as PromisedClient<S>;
+}
+
+export interface DecodedError {
+  code: number;
+  message: string;
+  reason: string;
+  domain: string;
+  metadata: Record<string, string>;
+  /** BadRequest field violations, by field name. */
+  fields: string[];
+}
+
+/** The status and rich details of a call that must fail, decoded as a client would. */
+export async function grpcError(pending: Promise<unknown>): Promise<DecodedError> {
+  try {
+    await pending;
+  } catch (error) {
+    return decodeError(error as ServiceError);
+  }
+  throw new Error('expected the call to fail, but it succeeded');
+}
+
+export function decodeError(error: ServiceError): DecodedError {
+  const raw = error.metadata?.get('grpc-status-details-bin')[0];
+  if (!raw) throw new Error(`no grpc-status-details-bin on ${error.code}: ${error.details}`);
+  const status = Status.decode(raw as Buffer);
+  const decoded: DecodedError = {
+    code: error.code,
+    message: status.message,
+    reason: '',
+    domain: '',
+    metadata: {},
+    fields: [],
+  };
+  for (const detail of status.details) {
+    if (detail.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') {
+      const info = ErrorInfo.decode(detail.value);
+      decoded.reason = info.reason;
+      decoded.domain = info.domain;
+      decoded.metadata = info.metadata;
+    } else if (detail.typeUrl === 'type.googleapis.com/google.rpc.BadRequest') {
+      decoded.fields = BadRequest.decode(detail.value).fieldViolations.map((v) => v.field);
+    }
+  }
+  return decoded;
+}
