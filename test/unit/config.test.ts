@@ -1,0 +1,28 @@
+import { expect, test } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/config';
+
+test('defaults: port 50051, loopback, embedded mongod, cap 100, 90-day archive', () => {
+  const config = loadConfig({});
+  expect(config).toMatchObject({
+    PORT: 50051,
+    HOST: '127.0.0.1',
+    MONGODB_DB: 'authtoken',
+    MAX_TOKENS_PER_USER: 100,
+    ARCHIVE_RETENTION_DAYS: 90,
+    LOG_LEVEL: 'info',
+  });
+  expect(config.MONGODB_URI).toBeUndefined();
+});
+
+test('empty variables count as unset', () => {
+  const config = loadConfig({ MONGODB_URI: '', PORT: '' });
+  expect(config.MONGODB_URI).toBeUndefined();
+  expect(config.PORT).toBe(50051);
+});
+
+test('every invalid variable is named in one error', () => {
+  const load = () =>
+    loadConfig({ PORT: 'eighty', MONGODB_URI: 'http://x', MAX_TOKENS_PER_USER: '0', LOG_LEVEL: 'loud' });
+  expect(load).toThrow(ConfigError);
+  expect(load).toThrow(/PORT[\s\S]*MONGODB_URI[\s\S]*MAX_TOKENS_PER_USER[\s\S]*LOG_LEVEL/);
+});
