@@ -10,6 +10,7 @@ const integer = (min: number, max: number, fallback: number) =>
 const schema = z.object({
   PORT: integer(0, 65535, 50051).describe('gRPC port; 0 picks a free one'),
   HOST: z.string().min(1).default('127.0.0.1').describe('address to bind'),
+  METRICS_PORT: integer(0, 65535, 9464).describe('Prometheus /metrics HTTP port; 0 picks a free one'),
   MONGODB_URI: z
     .string()
     .regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://')

@@ -1,16 +1,25 @@
-// Composition root: database (embedded or given), use cases and gRPC server, and their shutdown.
+// Composition root: database (embedded or given), use cases, gRPC server, health, metrics, and
+// the order in which they shut down.
 import { resolve } from 'node:path';
 import type { Config } from './config';
 import { AuthTokens } from './domain/auth-tokens';
 import { Users } from './domain/users';
-import { startServer } from './grpc/server';
+import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
+import { InFlightCalls } from './grpc/unary';
 import type { Logger } from './logger';
+import { Metrics, startMetricsServer } from './metrics';
 import { openDatabase } from './storage/database';
+import { watchDatabaseHealth } from './storage/database-health';
 import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from './storage/embedded-mongod';
 
 export interface RunningService {
   port: number;
-  /** Stops taking calls, lets in-flight ones finish within the grace period, then closes the database. */
+  metricsPort: number;
+  /**
+   * Graceful stop: reports NOT_SERVING, refuses new calls, lets in-flight calls finish for up to
+   * SHUTDOWN_GRACE_MS, then closes what is left (health Watch streams never end on their own),
+   * the database client and the embedded mongod.
+   */
   stop(): Promise<void>;
 }
 
@@ -30,21 +39,44 @@ export async function startService(config: Config, log: Logger): Promise<Running
     dbName: config.MONGODB_DB,
     archiveRetentionDays: config.ARCHIVE_RETENTION_DAYS,
   });
-  const users = new Users(database.store);
-  const tokens = new AuthTokens(database.store, { maxTokensPerUser: config.MAX_TOKENS_PER_USER });
-  const { server, port } = await startServer({ host: config.HOST, port: config.PORT, users, tokens, log });
-  log.info({ host: config.HOST, port, database: config.MONGODB_DB }, 'listening');
+  const metrics = new Metrics();
+  const users = new Users(database.store, metrics);
+  const tokens = new AuthTokens(database.store, { maxTokensPerUser: config.MAX_TOKENS_PER_USER }, metrics);
+  const inFlight = new InFlightCalls();
+  const { server, health, port } = await startServer({
+    host: config.HOST,
+    port: config.PORT,
+    users,
+    tokens,
+    hooks: { log, inFlight, observe: (path) => metrics.callStarted(path) },
+  });
+  const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
+
+  const setReadiness = (status: 'SERVING' | 'NOT_SERVING') =>
+    READINESS_SERVICES.forEach((name) => health.setStatus(name, status));
+  const databaseHealth = watchDatabaseHealth(database.client, (reachable) => {
+    log.info({ reachable }, reachable ? 'database reachable: ready' : 'database unreachable: not ready');
+    setReadiness(reachable ? 'SERVING' : 'NOT_SERVING');
+  });
+  log.info({ host: config.HOST, port, metricsPort: metricsServer.port, database: config.MONGODB_DB }, 'listening');
 
   return {
     port,
+    metricsPort: metricsServer.port,
     async stop() {
-      await new Promise<void>((done) => {
-        const force = setTimeout(() => server.forceShutdown(), config.SHUTDOWN_GRACE_MS);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          done();
-        });
+      databaseHealth.stop();
+      setReadiness('NOT_SERVING');
+      health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
+      const closed = new Promise<void>((done) => server.tryShutdown(() => done()));
+      let graceTimer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<void>((done) => {
+        graceTimer = setTimeout(done, config.SHUTDOWN_GRACE_MS);
       });
+      await Promise.race([inFlight.idle(), graceOver]);
+      clearTimeout(graceTimer);
+      server.forceShutdown();
+      await closed;
+      await new Promise<void>((done) => metricsServer.server.close(() => done()));
       await database.close();
       await embedded?.stop();
     },

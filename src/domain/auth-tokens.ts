@@ -1,9 +1,10 @@
 // Use cases of AuthTokenService: the rules, independent of gRPC and MongoDB.
-import { authTokenNotFound, uidNotFound } from './errors';
+import { DomainError, ErrorReason, authTokenNotFound, uidNotFound } from './errors';
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, JsonObject, PageCursor, StoredAuthToken } from './model';
 import { encodePageToken } from './page-token';
 import { LAST_USE_WRITE_INTERVAL_MS } from './rules';
 import { issueToken, sameHash } from './token-format';
+import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenChanges, TokenStore } from './token-store';
 import { RequestValidator } from './validation';
 
@@ -53,6 +54,7 @@ export class AuthTokens {
   constructor(
     private readonly store: TokenStore,
     private readonly rules: TokenRules,
+    private readonly events: TokenEvents = IGNORE_EVENTS,
     private readonly clock: Clock = () => new Date(),
   ) {}
 
@@ -69,6 +71,9 @@ export class AuthTokens {
       { replaceDeviceId, maxTokensPerUser: this.rules.maxTokensPerUser },
       now,
     );
+    this.events.issued(1);
+    this.events.archived('EVICTED', evictedTokenIds.length);
+    this.events.archived('REPLACED', replacedTokenIds.length);
     const authToken = { ...publicView(stored), createTime, updateTime: createTime };
     return { authToken, secret, evictedTokenIds, replacedTokenIds };
   }
@@ -133,18 +138,37 @@ export class AuthTokens {
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
     v.check();
-    return this.store.deleteToken(uid, token!.ref, this.clock());
+    const archived = await this.store.deleteToken(uid, token!.ref, this.clock());
+    this.events.archived('DELETED', 1);
+    return archived;
   }
 
   async flush(input: { uid: string }): Promise<number> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     v.check();
-    return this.store.flushTokens(uid, this.clock());
+    const count = await this.store.flushTokens(uid, this.clock());
+    this.events.archived('FLUSHED', count);
+    return count;
   }
 
   /** The login check on the hot path: one read, and a write at most once a minute per token. */
   async validate(input: DeviceInput & { authToken: string }) {
+    try {
+      const result = await this.checkToken(input);
+      this.events.validated('valid');
+      return result;
+    } catch (error) {
+      if (error instanceof DomainError && error.reason === ErrorReason.AUTH_TOKEN_NOT_FOUND) {
+        this.events.validated('not_found');
+      } else if (error instanceof DomainError && error.reason === ErrorReason.BAD_REQUEST) {
+        this.events.validated('invalid');
+      }
+      throw error;
+    }
+  }
+
+  private async checkToken(input: DeviceInput & { authToken: string }) {
     const v = new RequestValidator();
     const secret = v.secretToken('auth_token', input.authToken);
     const device = validDevice(v, input);

@@ -5,6 +5,8 @@ export const ErrorReason = {
   UID_NOT_FOUND: 'ERR_UID_NOT_FOUND',
   UID_ALREADY_EXISTS: 'ERR_UID_ALREADY_EXISTS',
   AUTH_TOKEN_NOT_FOUND: 'ERR_AUTH_TOKEN_NOT_FOUND',
+  /** The call's deadline passed before the database answered. */
+  DEADLINE_EXCEEDED: 'ERR_DEADLINE_EXCEEDED',
   /** The database cannot be reached; retrying later may succeed. */
   SERVICE_UNAVAILABLE: 'ERR_SERVICE_UNAVAILABLE',
   /** A bug or an unexpected failure: never expected in normal operation. */
@@ -65,4 +67,8 @@ export function serviceUnavailable(cause: unknown): DomainError {
   );
   error.cause = cause;
   return error;
+}
+
+export function deadlineExceeded(): DomainError {
+  return new DomainError(ErrorReason.DEADLINE_EXCEEDED, 'The call deadline passed before the operation completed.');
 }

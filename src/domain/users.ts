@@ -2,12 +2,14 @@
 import { type Clock, NO_DEVICE, newToken, publicView } from './auth-tokens';
 import { uidNotFound } from './errors';
 import type { AuthToken, JsonObject, User } from './model';
+import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenStore } from './token-store';
 import { RequestValidator } from './validation';
 
 export class Users {
   constructor(
     private readonly store: TokenStore,
+    private readonly events: TokenEvents = IGNORE_EVENTS,
     private readonly clock: Clock = () => new Date(),
   ) {}
 
@@ -27,6 +29,7 @@ export class Users {
     const user: User = { uid, name, metadata, createTime: now, updateTime: now };
     const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now) : undefined;
     await this.store.createUser(user, first?.stored);
+    if (first) this.events.issued(1);
     return { user, issued: first && { authToken: publicView(first.stored), secret: first.secret } };
   }
 
@@ -39,7 +42,9 @@ export class Users {
 
   /** Returns how many active tokens were archived as USER_DELETED. */
   async delete(input: { uid: string }): Promise<number> {
-    return this.store.deleteUser(this.validUid(input.uid), this.clock());
+    const count = await this.store.deleteUser(this.validUid(input.uid), this.clock());
+    this.events.archived('USER_DELETED', count);
+    return count;
   }
 
   private validUid(value: string): string {

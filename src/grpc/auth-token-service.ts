@@ -1,11 +1,10 @@
 // authtoken.v1.AuthTokenService: translation between proto messages and the AuthTokens use cases.
 import type { AuthTokens } from '../domain/auth-tokens';
-import type { Logger } from '../logger';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { archivedAuthTokenMessage, authTokenMessage, userMessage } from './messages';
-import { implement } from './unary';
+import { type CallHooks, implement } from './unary';
 
-export function authTokenService(tokens: AuthTokens, log: Logger) {
+export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
   return implement(
     AuthTokenServiceService,
     {
@@ -33,6 +32,6 @@ export function authTokenService(tokens: AuthTokens, log: Logger) {
         return { archivedAuthTokens: items.map(archivedAuthTokenMessage), nextPageToken };
       },
     },
-    log,
+    hooks,
   );
 }

@@ -12,6 +12,7 @@ const STATUS_BY_REASON: Record<ErrorReason, status> = {
   [ErrorReason.UID_NOT_FOUND]: status.NOT_FOUND,
   [ErrorReason.UID_ALREADY_EXISTS]: status.ALREADY_EXISTS,
   [ErrorReason.AUTH_TOKEN_NOT_FOUND]: status.NOT_FOUND,
+  [ErrorReason.DEADLINE_EXCEEDED]: status.DEADLINE_EXCEEDED,
   [ErrorReason.SERVICE_UNAVAILABLE]: status.UNAVAILABLE,
   [ErrorReason.OPERATION_FAILED]: status.INTERNAL,
 };

@@ -1,7 +1,17 @@
-// Turns plain async handlers into grpc-js unary handlers: maps errors to statuses and writes one
-// access-log line per call (method, status, duration, request id), never a request body.
+// Turns plain async handlers into grpc-js unary handlers. Per call it: runs the handler under the
+// call's deadline (which storage turns into maxTimeMS), maps errors to statuses, counts the call in
+// metrics, tracks it for graceful shutdown, and writes one access-log line (method, status,
+// duration, request id), never a request body.
 import { randomUUID } from 'node:crypto';
-import { type MethodDefinition, type ServiceDefinition, status, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import {
+  type MethodDefinition,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type sendUnaryData,
+  status,
+} from '@grpc/grpc-js';
+import { withCallDeadline } from '../call-deadline';
 import type { Logger } from '../logger';
 import { toStatusError } from './errors';
 
@@ -12,33 +22,66 @@ export type Handlers<S extends ServiceDefinition> = {
   [K in keyof S]: (request: RequestOf<S[K]>) => Promise<ResponseOf<S[K]>>;
 };
 
+export interface CallHooks {
+  log: Logger;
+  /** Called when a call starts; the returned function when it ends, with the status name. */
+  observe(path: string): (code: string) => void;
+  inFlight: InFlightCalls;
+}
+
+/** Counts unary calls being handled, so shutdown can wait for exactly those. */
+export class InFlightCalls {
+  private active = 0;
+  private waiters: (() => void)[] = [];
+
+  begin(): () => void {
+    this.active++;
+    return () => {
+      if (--this.active === 0) this.waiters.splice(0).forEach((wake) => wake());
+    };
+  }
+
+  idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((wake) => this.waiters.push(wake));
+  }
+}
+
 export function implement<S extends ServiceDefinition>(
   definition: S,
   handlers: Handlers<S>,
-  log: Logger,
+  hooks: CallHooks,
 ): UntypedServiceImplementation {
   const implementation: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof S & string)[]) {
-    const method = definition[key]!.path.slice(1);
+    const path = definition[key]!.path;
     const handle = handlers[key];
-    implementation[key] = (call: any, callback: any) => {
+    implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
+      const end = hooks.inFlight.begin();
+      const observed = hooks.observe(path);
       const started = process.hrtime.bigint();
       const requestId = call.metadata.get('x-request-id')[0]?.toString() || randomUUID();
-      const done = (code: status, error?: unknown) => {
-        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-        const line = { method, code: status[code], durationMs, requestId };
-        if (code === status.INTERNAL) log.error({ ...line, err: error }, 'call failed');
-        else log.info(line, 'call');
+      const deadline = call.getDeadline();
+      const finish = (code: status, error?: unknown) => {
+        const line = {
+          method: path.slice(1),
+          code: status[code],
+          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+          requestId,
+        };
+        if (code === status.INTERNAL) hooks.log.error({ ...line, err: error }, 'call failed');
+        else hooks.log.info(line, 'call');
+        observed(status[code]);
+        end();
       };
-      handle(call.request).then(
+      withCallDeadline(deadline instanceof Date ? deadline.getTime() : deadline, () => handle(call.request)).then(
         (response) => {
-          done(status.OK);
           callback(null, response);
+          finish(status.OK);
         },
         (error: unknown) => {
           const statusError = toStatusError(error);
-          done(statusError.code, error);
           callback(statusError);
+          finish(statusError.code, error);
         },
       );
     };

@@ -1,11 +1,10 @@
 // authtoken.v1.UserService: translation between proto messages and the Users use cases.
 import type { Users } from '../domain/users';
-import type { Logger } from '../logger';
 import { UserServiceService } from '../../gen/authtoken/v1/user_service';
 import { authTokenMessage, userMessage } from './messages';
-import { implement } from './unary';
+import { type CallHooks, implement } from './unary';
 
-export function userService(users: Users, log: Logger) {
+export function userService(users: Users, hooks: CallHooks) {
   return implement(
     UserServiceService,
     {
@@ -19,6 +18,6 @@ export function userService(users: Users, log: Logger) {
       getUser: async (request) => userMessage(await users.get(request)),
       deleteUser: async (request) => ({ archivedTokenCount: await users.delete(request) }),
     },
-    log,
+    hooks,
   );
 }

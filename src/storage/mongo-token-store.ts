@@ -4,7 +4,8 @@
 // Every change that archives tokens runs in one transaction with the change to the user document,
 // so a crash between the two can lose nothing: either both happen or neither does.
 import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
-import { authTokenNotFound, uidAlreadyExists, uidNotFound } from '../domain/errors';
+import { remainingCallTimeMs } from '../call-deadline';
+import { authTokenNotFound, deadlineExceeded, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../domain/token-store';
 import {
@@ -43,7 +44,7 @@ export class MongoTokenStore implements TokenStore {
 
   async createUser(user: User, firstToken: StoredAuthToken | undefined): Promise<void> {
     try {
-      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []));
+      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []), timeLimit());
     } catch (error) {
       if ((error as { code?: unknown }).code === DUPLICATE_KEY) throw uidAlreadyExists(user.uid);
       throw error;
@@ -51,13 +52,16 @@ export class MongoTokenStore implements TokenStore {
   }
 
   async getUser(uid: string): Promise<User | undefined> {
-    const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS });
+    const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS, ...timeLimit() });
     return doc ? toUser(doc) : undefined;
   }
 
   deleteUser(uid: string, now: Date): Promise<number> {
     return this.inTransaction(async (session) => {
-      const deleted = await this.users.findOneAndDelete({ _id: uid }, { session, projection: { tokens: 1 } });
+      const deleted = await this.users.findOneAndDelete(
+        { _id: uid },
+        { session, projection: { tokens: 1 }, ...timeLimit() },
+      );
       if (!deleted) throw uidNotFound(uid);
       await this.archiveTokens(uid, deleted.tokens, ArchiveReason.USER_DELETED, now, session);
       return deleted.tokens.length;
@@ -72,6 +76,7 @@ export class MongoTokenStore implements TokenStore {
       const belowCap = await this.users.updateOne(
         { _id: uid, [`tokens.${max - 1}`]: { $exists: false } },
         { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } } },
+        timeLimit(),
       );
       if (belowCap.matchedCount === 1) {
         return { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] };
@@ -80,7 +85,7 @@ export class MongoTokenStore implements TokenStore {
     return this.inTransaction(async (session) => {
       // Reading inside the transaction makes the computed eviction exact: if another writer
       // changes the document before we commit, our write conflicts and the whole attempt reruns.
-      const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 } });
+      const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit() });
       if (!user) throw uidNotFound(uid);
       const replaced = user.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
       const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(oldestFirst);
@@ -95,13 +100,13 @@ export class MongoTokenStore implements TokenStore {
         await this.users.updateOne(
           { _id: uid },
           { $pull: { tokens: { id: { $in: replaced.map((t) => t.id) } } } },
-          { session },
+          { session, ...timeLimit() },
         );
       }
       await this.users.updateOne(
         { _id: uid },
         { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
-        { session },
+        { session, ...timeLimit() },
       );
       await this.archiveTokens(uid, replaced, ArchiveReason.REPLACED, now, session);
       await this.archiveTokens(uid, evicted, ArchiveReason.EVICTED, now, session);
@@ -114,7 +119,7 @@ export class MongoTokenStore implements TokenStore {
   }
 
   async listTokens(uid: string) {
-    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS } });
+    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, ...timeLimit() });
     if (!user) throw uidNotFound(uid);
     return user.tokens.map((t) => toAuthToken(uid, t));
   }
@@ -123,7 +128,7 @@ export class MongoTokenStore implements TokenStore {
     const match = tokenFilter(ref);
     const user = await this.users.findOne(
       { _id: uid, tokens: { $elemMatch: match } },
-      { projection: { tokens: { $elemMatch: match } } },
+      { projection: { tokens: { $elemMatch: match } }, ...timeLimit() },
     );
     if (!user) throw await this.notFound(uid);
     return toAuthToken(uid, user.tokens[0]!);
@@ -134,7 +139,7 @@ export class MongoTokenStore implements TokenStore {
     const user = await this.users.findOneAndUpdate(
       { _id: uid, tokens: { $elemMatch: match } },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.updateTime': now } },
-      { projection: { tokens: { $elemMatch: match } }, returnDocument: 'after' },
+      { projection: { tokens: { $elemMatch: match } }, returnDocument: 'after', ...timeLimit() },
     );
     if (!user) throw await this.notFound(uid);
     return toAuthToken(uid, user.tokens[0]!);
@@ -146,7 +151,7 @@ export class MongoTokenStore implements TokenStore {
       const before = await this.users.findOneAndUpdate(
         { _id: uid, tokens: { $elemMatch: match } },
         { $pull: { tokens: match } },
-        { session, projection: { tokens: { $elemMatch: match } }, returnDocument: 'before' },
+        { session, projection: { tokens: { $elemMatch: match } }, returnDocument: 'before', ...timeLimit() },
       );
       if (!before) throw await this.notFound(uid, session);
       const [archived] = await this.archiveTokens(uid, before.tokens, ArchiveReason.DELETED, now, session);
@@ -159,7 +164,7 @@ export class MongoTokenStore implements TokenStore {
       const before = await this.users.findOneAndUpdate(
         { _id: uid },
         { $set: { tokens: [] } },
-        { session, projection: { tokens: 1 }, returnDocument: 'before' },
+        { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit() },
       );
       if (!before) throw uidNotFound(uid);
       await this.archiveTokens(uid, before.tokens, ArchiveReason.FLUSHED, now, session);
@@ -171,7 +176,7 @@ export class MongoTokenStore implements TokenStore {
     const match = { hash: tokenHash };
     const user = await this.users.findOne(
       { _id: uid, tokens: { $elemMatch: match } },
-      { projection: { ...USER_FIELDS, tokens: { $elemMatch: match } } },
+      { projection: { ...USER_FIELDS, tokens: { $elemMatch: match } }, ...timeLimit() },
     );
     return user ? { user: toUser(user), token: toStoredAuthToken(uid, user.tokens[0]!) } : undefined;
   }
@@ -183,6 +188,7 @@ export class MongoTokenStore implements TokenStore {
         tokens: { $elemMatch: { id: tokenId, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
       },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.lastUsedTime': now } },
+      timeLimit(),
     );
     return result.modifiedCount === 1;
   }
@@ -191,7 +197,11 @@ export class MongoTokenStore implements TokenStore {
     const filter: Filter<ArchivedTokenDoc> = after
       ? { uid, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
       : { uid };
-    const docs = await this.archive.find(filter).sort({ archiveTime: -1, _id: -1 }).limit(limit).toArray();
+    const docs = await this.archive
+      .find(filter, timeLimit())
+      .sort({ archiveTime: -1, _id: -1 })
+      .limit(limit)
+      .toArray();
     return docs.map(toArchivedAuthToken);
   }
 
@@ -204,13 +214,13 @@ export class MongoTokenStore implements TokenStore {
   ): Promise<ArchivedTokenDoc[]> {
     if (tokens.length === 0) return [];
     const docs = tokens.map((t) => toArchivedDoc(uid, t, reason, now));
-    await this.archive.insertMany(docs, { session });
+    await this.archive.insertMany(docs, { session, ...timeLimit() });
     return docs;
   }
 
   /** Which of the two not-found errors applies, once the token lookup has missed. */
   private async notFound(uid: string, session?: ClientSession) {
-    const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1 });
+    const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1, ...timeLimit() });
     return exists ? authTokenNotFound() : uidNotFound(uid);
   }
 
@@ -219,9 +229,20 @@ export class MongoTokenStore implements TokenStore {
       session.withTransaction(() => work(session), {
         readConcern: { level: 'snapshot' },
         writeConcern: { w: 'majority' },
+        maxCommitTimeMS: timeLimit().maxTimeMS,
       }),
     );
   }
+}
+
+/**
+ * The database time an operation may take: what is left of the gRPC call's deadline. Once it has
+ * passed, no further operation starts (and MongoDB stops one that runs over, with code 50).
+ */
+function timeLimit(): { maxTimeMS: number } {
+  const remaining = Math.floor(remainingCallTimeMs());
+  if (remaining <= 0) throw deadlineExceeded();
+  return { maxTimeMS: remaining };
 }
 
 function tokenFilter(ref: TokenRef): Partial<TokenDoc> {

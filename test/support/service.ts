@@ -25,7 +25,7 @@ export interface TestService {
 
 export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
   const dbName = `test_${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({ MONGODB_URI: inject('mongoUri'), MONGODB_DB: dbName, PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({ MONGODB_URI: inject('mongoUri'), MONGODB_DB: dbName, PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent', ...env });
   const service = await startService(config, createLogger(config.LOG_LEVEL));
   const address = `127.0.0.1:${service.port}`;
   const userClient = new UserServiceClient(address, credentials.createInsecure());

@@ -1,0 +1,12 @@
+// What the use cases report as they happen (for metrics now; audit or webhooks could listen too).
+import type { ArchiveReason } from './model';
+
+export type ValidationResult = 'valid' | 'not_found' | 'invalid';
+
+export interface TokenEvents {
+  issued(count: number): void;
+  archived(reason: ArchiveReason, count: number): void;
+  validated(result: ValidationResult): void;
+}
+
+export const IGNORE_EVENTS: TokenEvents = { issued() {}, archived() {}, validated() {} };

@@ -1,0 +1,116 @@
+// gRPC server reflection (grpc.reflection.v1 and v1alpha), so grpcurl can list and describe the
+// services and decode error details with nothing but the address.
+//
+// It answers from gen/descriptor.binpb: the exact descriptors buf compiled, imports included.
+// (@grpc/reflection 1.0.4 rebuilds descriptors through protobufjs and drops imports such as
+// google.protobuf.Struct, which breaks `grpcurl describe`: grpc/grpc-node#3034.)
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fromBinary, toBinary } from '@bufbuild/protobuf';
+import {
+  type DescriptorProto,
+  type FileDescriptorProto,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+} from '@bufbuild/protobuf/wkt';
+import { type Server, type ServerDuplexStream, status } from '@grpc/grpc-js';
+import * as v1 from '../../gen/grpc/reflection/v1/reflection';
+import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection';
+
+/** gen/descriptor.binpb, written by `npm run gen`: found upwards from here, from src/ or dist/src/. */
+function findDescriptorSet(): string {
+  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
+    const path = join(dir, 'gen', 'descriptor.binpb');
+    if (existsSync(path)) return path;
+  }
+  throw new Error(`gen/descriptor.binpb not found above ${__dirname}`);
+}
+
+export class DescriptorIndex {
+  private readonly files = new Map<string, { proto: FileDescriptorProto; encoded: Buffer }>();
+  private readonly fileBySymbol = new Map<string, string>();
+
+  constructor(descriptorSet: Uint8Array) {
+    for (const file of fromBinary(FileDescriptorSetSchema, descriptorSet).file) {
+      this.files.set(file.name, { proto: file, encoded: Buffer.from(toBinary(FileDescriptorProtoSchema, file)) });
+      const prefix = file.package ? `${file.package}.` : '';
+      const add = (name: string) => this.fileBySymbol.set(prefix + name, file.name);
+      const addMessage = (message: DescriptorProto, scope: string) => {
+        const name = scope + message.name;
+        add(name);
+        message.field.forEach((f) => add(`${name}.${f.name}`));
+        message.enumType.forEach((e) => add(`${name}.${e.name}`));
+        message.nestedType.forEach((nested) => addMessage(nested, `${name}.`));
+      };
+      file.messageType.forEach((m) => addMessage(m, ''));
+      file.enumType.forEach((e) => add(e.name));
+      file.extension.forEach((e) => add(e.name));
+      for (const service of file.service) {
+        add(service.name);
+        service.method.forEach((m) => add(`${service.name}.${m.name}`));
+      }
+    }
+  }
+
+  /** The named file followed by everything it imports, transitively: what clients need at once. */
+  fileWithImports(fileName: string): Buffer[] | undefined {
+    if (!this.files.has(fileName)) return undefined;
+    const seen = new Set<string>();
+    const visit = (name: string) => {
+      const file = this.files.get(name);
+      if (!file || seen.has(name)) return;
+      seen.add(name);
+      file.proto.dependency.forEach(visit);
+    };
+    visit(fileName);
+    return [...seen].map((name) => this.files.get(name)!.encoded);
+  }
+
+  fileContainingSymbol(symbol: string): Buffer[] | undefined {
+    const fileName = this.fileBySymbol.get(symbol);
+    return fileName === undefined ? undefined : this.fileWithImports(fileName);
+  }
+}
+
+type Request = v1.ServerReflectionRequest;
+type Response = v1.ServerReflectionResponse;
+
+function answer(index: DescriptorIndex, services: readonly string[], request: Request): Response {
+  const respond = (messageResponse: Response['messageResponse']): Response => ({
+    validHost: request.host,
+    originalRequest: request,
+    messageResponse,
+  });
+  const files = (found: Buffer[] | undefined, what: string) =>
+    found
+      ? respond({ $case: 'fileDescriptorResponse', value: { fileDescriptorProto: found } })
+      : respond({ $case: 'errorResponse', value: { errorCode: status.NOT_FOUND, errorMessage: `${what} not found` } });
+
+  const query = request.messageRequest;
+  switch (query?.$case) {
+    case 'listServices':
+      return respond({ $case: 'listServicesResponse', value: { service: services.map((name) => ({ name })) } });
+    case 'fileByFilename':
+      return files(index.fileWithImports(query.value), `file ${query.value}`);
+    case 'fileContainingSymbol':
+      return files(index.fileContainingSymbol(query.value), `symbol ${query.value}`);
+    default:
+      // None of our protos declare extensions.
+      return respond({
+        $case: 'errorResponse',
+        value: { errorCode: status.UNIMPLEMENTED, errorMessage: `${query?.$case ?? 'empty request'} is not supported` },
+      });
+  }
+}
+
+/** Adds reflection (v1 and v1alpha) listing `services` to `server`. */
+export function addReflection(server: Server, services: readonly string[], descriptorSet = readFileSync(findDescriptorSet())): void {
+  const index = new DescriptorIndex(descriptorSet);
+  const serve = (stream: ServerDuplexStream<Request, Response>) => {
+    stream.on('data', (request: Request) => stream.write(answer(index, services, request)));
+    stream.on('end', () => stream.end());
+  };
+  server.addService(v1.ServerReflectionService, { serverReflectionInfo: serve });
+  // v1alpha has the same messages under another package: older clients still ask for it.
+  server.addService(v1alpha.ServerReflectionService, { serverReflectionInfo: serve });
+}
