@@ -73,8 +73,14 @@ export class MongoTokenStore implements TokenStore {
     const max = options.maxTokensPerUser;
     if (options.replaceDeviceId === undefined) {
       // Below the cap a push evicts nothing, so one atomic update is enough: no transaction.
+      // It applies only while the new token is strictly the newest; otherwise (a clock behind
+      // another replica's, or the same millisecond) the transaction below stamps it so.
       const belowCap = await this.users.updateOne(
-        { _id: uid, [`tokens.${max - 1}`]: { $exists: false } },
+        {
+          _id: uid,
+          [`tokens.${max - 1}`]: { $exists: false },
+          tokens: { $not: { $elemMatch: { createTime: { $gte: token.createTime } } } },
+        },
         { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } } },
         timeLimit(),
       );
