@@ -1,0 +1,69 @@
+// Small helpers shared by the e2e test files.
+import type { ArchivedAuthToken, AuthToken } from '../../gen/authtoken/v1/resources';
+import type { CreateAuthTokenRequest } from '../../gen/authtoken/v1/auth_token_service';
+import type { TestService } from '../support/service';
+
+export interface Issued {
+  /** The secret ("cat_..."), as only CreateAuthToken returns it. */
+  secret: string;
+  tokenId: string;
+  token: AuthToken;
+  evicted: string[];
+  replaced: string[];
+}
+
+/** Creates a user without a token. */
+export async function createUser(svc: TestService, uid: string, name = `User ${uid}`): Promise<void> {
+  await svc.users.createUser({ uid, name });
+}
+
+/** Issues one token for `uid`. */
+export async function issue(
+  svc: TestService,
+  uid: string,
+  request: Partial<Omit<CreateAuthTokenRequest, 'uid'>> = {},
+): Promise<Issued> {
+  const response = await svc.tokens.createAuthToken({ uid, ...request });
+  const token = response.authToken!;
+  return {
+    secret: token.authToken,
+    tokenId: token.tokenId,
+    token,
+    evicted: response.evictedTokenIds,
+    replaced: response.replacedTokenIds,
+  };
+}
+
+/** Issues `count` tokens one after the other, oldest first. */
+export async function issueMany(svc: TestService, uid: string, count: number): Promise<Issued[]> {
+  const issued: Issued[] = [];
+  for (let i = 0; i < count; i++) issued.push(await issue(svc, uid));
+  return issued;
+}
+
+/** Every archived token of `uid`, following next_page_token to the end. */
+export async function allArchived(svc: TestService, uid: string): Promise<ArchivedAuthToken[]> {
+  const all: ArchivedAuthToken[] = [];
+  let pageToken = '';
+  do {
+    const page = await svc.tokens.listArchivedAuthTokens({ uid, pageToken });
+    all.push(...page.archivedAuthTokens);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== '');
+  return all;
+}
+
+/** token_id -> archive reason, for comparing archive contents regardless of order. */
+export function reasonsById(archived: ArchivedAuthToken[]): Record<string, number> {
+  return Object.fromEntries(archived.map((a) => [a.authToken!.tokenId, a.reason]));
+}
+
+/** Every document of every collection of the service's database, in a stable order. */
+export async function snapshot(svc: TestService): Promise<Record<string, unknown[]>> {
+  const collections = await svc.db.listCollections({}, { nameOnly: true }).toArray();
+  const out: Record<string, unknown[]> = {};
+  for (const { name } of collections.sort((a, b) => a.name.localeCompare(b.name))) {
+    out[name] = await svc.db.collection(name).find({}).sort({ _id: 1 }).toArray();
+  }
+  return out;
+}
