@@ -1,4 +1,5 @@
 // Process entry: configuration, logger, the service, and signal handling.
+import { tracing } from './telemetry'; // first: it instruments modules loaded after it
 import { ConfigError, loadConfig } from './config';
 import { createLogger } from './logger';
 import { startService } from './service';
@@ -17,7 +18,11 @@ async function main(): Promise<void> {
 
   const shutdown = (signal: NodeJS.Signals) => {
     log.info({ signal }, 'shutting down');
-    service.stop().then(
+    const stopped = async () => {
+      await service.stop();
+      await tracing?.shutdown();
+    };
+    stopped().then(
       () => {
         log.info('stopped');
         process.exit(0);
