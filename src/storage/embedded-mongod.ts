@@ -84,11 +84,13 @@ export async function ensureMongodBinary(cacheDir: string, log?: Logger): Promis
 export async function startEmbeddedMongod(options: {
   binary: string;
   dataDir: string;
+  /** A fixed port, e.g. to restart on the same address; by default a free one. */
+  port?: number;
   /** Extra mongod arguments, e.g. test-only `--setParameter` flags. */
   extraArgs?: string[];
 }): Promise<EmbeddedMongod> {
   await mkdir(options.dataDir, { recursive: true });
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const host = `127.0.0.1:${port}`;
   const child = spawn(
     options.binary,
