@@ -30,6 +30,13 @@ const schema = z.object({
     .default(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'auth-token-service'))
     .describe('where the embedded mongod binary is cached'),
   SHUTDOWN_GRACE_MS: integer(0, 600_000, 10_000).describe('how long in-flight calls may finish on SIGTERM'),
+  API_KEYS: z.string().optional().describe('API key entries name:scope:sha256hex, comma- or newline-separated'),
+  API_KEYS_FILE: z.string().optional().describe('file with one API key entry per line'),
+  RATE_LIMIT_PER_KEY: integer(0, 1_000_000, 1000).describe('calls per second per API key (burst the same); 0: off'),
+  UID_CREATE_LIMIT_PER_MINUTE: integer(0, 100_000, 30).describe('CreateAuthToken calls per uid per minute (burst the same); 0: off'),
+  TLS_CERT_FILE: z.string().optional().describe('PEM certificate chain; with TLS_KEY_FILE enables TLS'),
+  TLS_KEY_FILE: z.string().optional(),
+  TLS_CLIENT_CA_FILE: z.string().optional().describe('PEM CA bundle; requires and verifies client certificates (mTLS)'),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -39,7 +46,16 @@ export class ConfigError extends Error {}
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
   // An empty variable means "unset", as in most deployment tools.
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
-  const result = schema.safeParse(present);
+  const result = schema
+    .superRefine((c, ctx) => {
+      if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
+        ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
+      }
+      if (c.TLS_CLIENT_CA_FILE && !c.TLS_CERT_FILE) {
+        ctx.addIssue({ code: 'custom', path: ['TLS_CLIENT_CA_FILE'], message: 'mTLS needs TLS_CERT_FILE and TLS_KEY_FILE' });
+      }
+    })
+    .safeParse(present);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);

@@ -5,14 +5,7 @@ import { createLogger } from './logger';
 import { startService } from './service';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exit(2);
-  }
+  const config = loadConfig(process.env);
   const log = createLogger(config.LOG_LEVEL);
   const service = await startService(config, log);
 
@@ -38,6 +31,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(`auth-token-service failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
   process.exit(1);
 });

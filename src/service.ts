@@ -5,9 +5,12 @@ import type { Config } from './config';
 import { AuthTokens } from './domain/auth-tokens';
 import { Users } from './domain/users';
 import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
+import { AccessControl } from './grpc/access';
 import { InFlightCalls } from './grpc/unary';
+import { TokenBuckets } from './domain/token-bucket';
 import type { Logger } from './logger';
 import { Metrics, startMetricsServer } from './metrics';
+import { loadSecurity } from './security';
 import { openDatabase } from './storage/database';
 import { watchDatabaseHealth } from './storage/database-health';
 import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from './storage/embedded-mongod';
@@ -24,6 +27,8 @@ export interface RunningService {
 }
 
 export async function startService(config: Config, log: Logger): Promise<RunningService> {
+  // Before anything starts: a service that would be open to the network without keys must not.
+  const security = loadSecurity(config, log);
   let embedded: EmbeddedMongod | undefined;
   let uri = config.MONGODB_URI;
   if (!uri) {
@@ -41,14 +46,25 @@ export async function startService(config: Config, log: Logger): Promise<Running
   });
   const metrics = new Metrics();
   const users = new Users(database.store, metrics);
-  const tokens = new AuthTokens(database.store, { maxTokensPerUser: config.MAX_TOKENS_PER_USER }, metrics);
+  const perMinute = config.UID_CREATE_LIMIT_PER_MINUTE;
+  const tokens = new AuthTokens(
+    database.store,
+    {
+      maxTokensPerUser: config.MAX_TOKENS_PER_USER,
+      createLimitPerUid: perMinute > 0 ? new TokenBuckets(perMinute / 60, perMinute) : undefined,
+    },
+    metrics,
+  );
+  const perKey = config.RATE_LIMIT_PER_KEY;
+  const access = new AccessControl(security.keys, perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined);
   const inFlight = new InFlightCalls();
   const { server, health, port } = await startServer({
     host: config.HOST,
     port: config.PORT,
     users,
     tokens,
-    hooks: { log, inFlight, observe: (path) => metrics.callStarted(path) },
+    hooks: { log, inFlight, access, observe: (path) => metrics.callStarted(path) },
+    credentials: security.credentials,
   });
   const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
 

@@ -1,15 +1,18 @@
 // Use cases of AuthTokenService: the rules, independent of gRPC and MongoDB.
-import { DomainError, ErrorReason, authTokenNotFound, uidNotFound } from './errors';
+import { DomainError, ErrorReason, authTokenNotFound, tooManyRequests, uidNotFound } from './errors';
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, JsonObject, PageCursor, StoredAuthToken } from './model';
 import { encodePageToken } from './page-token';
 import { LAST_USE_WRITE_INTERVAL_MS } from './rules';
 import { issueToken, sameHash } from './token-format';
+import type { TokenBuckets } from './token-bucket';
 import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenChanges, TokenStore } from './token-store';
 import { RequestValidator } from './validation';
 
 export interface TokenRules {
   maxTokensPerUser: number;
+  /** Limits CreateAuthToken per uid, so one runaway client cannot churn a user's tokens. */
+  createLimitPerUid?: TokenBuckets;
 }
 
 export type Clock = () => Date;
@@ -63,6 +66,8 @@ export class AuthTokens {
     const uid = v.uid('uid', input.uid);
     const device = validDevice(v, input);
     v.check();
+    const waitMs = this.rules.createLimitPerUid?.take(uid) ?? 0;
+    if (waitMs > 0) throw tooManyRequests(waitMs, 'uid');
     const now = this.clock();
     const { secret, stored } = newToken(uid, device, now);
     const replaceDeviceId = !input.force && device.deviceId !== '' ? device.deviceId : undefined;

@@ -5,6 +5,11 @@ export const ErrorReason = {
   UID_NOT_FOUND: 'ERR_UID_NOT_FOUND',
   UID_ALREADY_EXISTS: 'ERR_UID_ALREADY_EXISTS',
   AUTH_TOKEN_NOT_FOUND: 'ERR_AUTH_TOKEN_NOT_FOUND',
+  /** No API key, or one that is not configured. */
+  API_KEY_NOT_FOUND: 'AUTH_ERR_APIKEY_NOT_FOUND',
+  /** The API key's scope does not allow this method. */
+  NO_ACCESS: 'AUTH_ERR_NO_ACCESS',
+  TOO_MANY_REQUESTS: 'ERR_TOO_MANY_REQUESTS',
   /** The call's deadline passed before the database answered. */
   DEADLINE_EXCEEDED: 'ERR_DEADLINE_EXCEEDED',
   /** The database cannot be reached; retrying later may succeed. */
@@ -26,6 +31,8 @@ export class DomainError extends Error {
     message: string,
     readonly fieldViolations: readonly FieldViolation[] = [],
     readonly metadata: Readonly<Record<string, string>> = {},
+    /** For TOO_MANY_REQUESTS: when a retry may succeed. */
+    readonly retryDelayMs?: number,
   ) {
     super(message);
     this.name = 'DomainError';
@@ -71,4 +78,30 @@ export function serviceUnavailable(cause: unknown): DomainError {
 
 export function deadlineExceeded(): DomainError {
   return new DomainError(ErrorReason.DEADLINE_EXCEEDED, 'The call deadline passed before the operation completed.');
+}
+
+export function apiKeyNotFound(): DomainError {
+  return new DomainError(
+    ErrorReason.API_KEY_NOT_FOUND,
+    'A valid API key is required: send "authorization: Bearer <key>" metadata.',
+  );
+}
+
+export function noAccess(keyName: string, method: string): DomainError {
+  return new DomainError(
+    ErrorReason.NO_ACCESS,
+    `The key ${keyName} cannot be used to perform ${method}. Please use an API key with a correct scope.`,
+    [],
+    { key: keyName, method },
+  );
+}
+
+export function tooManyRequests(retryDelayMs: number, limited: string): DomainError {
+  return new DomainError(
+    ErrorReason.TOO_MANY_REQUESTS,
+    `Too many requests for this ${limited}; retry after ${Math.ceil(retryDelayMs)} ms.`,
+    [],
+    { limit: limited },
+    retryDelayMs,
+  );
 }

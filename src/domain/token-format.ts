@@ -75,7 +75,7 @@ function checksumOf(body: string): string {
   return out;
 }
 
-function randomBase62(length: number): string {
+export function randomBase62(length: number): string {
   let out = '';
   while (out.length < length) {
     for (const byte of randomBytes(length * 2)) {

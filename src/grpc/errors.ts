@@ -1,8 +1,9 @@
 // The one mapping from domain errors to gRPC statuses with google.rpc error details
-// (ErrorInfo always, BadRequest for validation), carried in the grpc-status-details-bin trailer.
+// (ErrorInfo always, BadRequest for validation, RetryInfo for rate limits), carried in the
+// grpc-status-details-bin trailer.
 import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { DomainError, ErrorReason } from '../domain/errors';
-import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
+import { BadRequest, ErrorInfo, RetryInfo } from '../../gen/google/rpc/error_details';
 import { Status } from '../../gen/google/rpc/status';
 
 export const ERROR_DOMAIN = 'authtoken.v1';
@@ -12,6 +13,9 @@ const STATUS_BY_REASON: Record<ErrorReason, status> = {
   [ErrorReason.UID_NOT_FOUND]: status.NOT_FOUND,
   [ErrorReason.UID_ALREADY_EXISTS]: status.ALREADY_EXISTS,
   [ErrorReason.AUTH_TOKEN_NOT_FOUND]: status.NOT_FOUND,
+  [ErrorReason.API_KEY_NOT_FOUND]: status.UNAUTHENTICATED,
+  [ErrorReason.NO_ACCESS]: status.PERMISSION_DENIED,
+  [ErrorReason.TOO_MANY_REQUESTS]: status.RESOURCE_EXHAUSTED,
   [ErrorReason.DEADLINE_EXCEEDED]: status.DEADLINE_EXCEEDED,
   [ErrorReason.SERVICE_UNAVAILABLE]: status.UNAVAILABLE,
   [ErrorReason.OPERATION_FAILED]: status.INTERNAL,
@@ -37,6 +41,11 @@ export function toStatusError(error: unknown): StatusError {
     const fieldViolations = domainError.fieldViolations.map(({ field, description }) => ({ field, description }));
     const badRequest = BadRequest.encode(BadRequest.fromPartial({ fieldViolations })).finish();
     details.push(packAny('google.rpc.BadRequest', badRequest));
+  }
+  if (domainError.retryDelayMs !== undefined) {
+    const delayMs = Math.ceil(domainError.retryDelayMs);
+    const retryDelay = { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1_000_000 };
+    details.push(packAny('google.rpc.RetryInfo', RetryInfo.encode({ retryDelay }).finish()));
   }
   const metadata = new Metadata();
   metadata.set(

@@ -1,12 +1,13 @@
 // The gRPC server: both services, standard health checking and reflection, with explicit
 // transport settings.
-import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { Server, type ServerCredentials } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { AuthTokens } from '../domain/auth-tokens';
 import type { Users } from '../domain/users';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceService } from '../../gen/authtoken/v1/user_service';
 import { authTokenService } from './auth-token-service';
+import { decodingFailuresAsValues, rejectInvalidUtf8 } from './decoding';
 import { addReflection } from './reflection';
 import type { CallHooks } from './unary';
 import { userService } from './user-service';
@@ -43,10 +44,15 @@ export async function startServer(options: {
   users: Users;
   tokens: AuthTokens;
   hooks: CallHooks;
+  credentials: ServerCredentials;
 }): Promise<RunningServer> {
+  rejectInvalidUtf8();
   const server = new Server(SERVER_OPTIONS);
-  server.addService(UserServiceService, userService(options.users, options.hooks));
-  server.addService(AuthTokenServiceService, authTokenService(options.tokens, options.hooks));
+  server.addService(decodingFailuresAsValues(UserServiceService), userService(options.users, options.hooks));
+  server.addService(
+    decodingFailuresAsValues(AuthTokenServiceService),
+    authTokenService(options.tokens, options.hooks),
+  );
 
   // Not ready until the database has answered.
   const health = new HealthImplementation({
@@ -57,7 +63,7 @@ export async function startServer(options: {
   addReflection(server, [...READINESS_SERVICES, HEALTH_SERVICE, ...REFLECTION_SERVICES]);
 
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, ServerCredentials.createInsecure(), (error, bound) =>
+    server.bindAsync(`${options.host}:${options.port}`, options.credentials, (error, bound) =>
       error ? reject(error) : resolve(bound),
     ),
   );

@@ -1,7 +1,8 @@
-// Turns plain async handlers into grpc-js unary handlers. Per call it: runs the handler under the
-// call's deadline (which storage turns into maxTimeMS), maps errors to statuses, counts the call in
-// metrics, tracks it for graceful shutdown, and writes one access-log line (method, status,
-// duration, request id), never a request body.
+// Turns plain async handlers into grpc-js unary handlers. Per call it: admits the caller (API key,
+// scope, rate limit), rejects undecodable requests, runs the handler under the call's deadline
+// (which storage turns into maxTimeMS), maps errors to statuses, counts the call in metrics, tracks
+// it for graceful shutdown, and writes one access-log line (method, status, duration, request id,
+// key name), never a request body or a secret.
 import { randomUUID } from 'node:crypto';
 import {
   type MethodDefinition,
@@ -12,7 +13,10 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { withCallDeadline } from '../call-deadline';
+import { badRequest } from '../domain/errors';
 import type { Logger } from '../logger';
+import type { AccessControl } from './access';
+import { isUndecodable } from './decoding';
 import { toStatusError } from './errors';
 
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
@@ -27,6 +31,7 @@ export interface CallHooks {
   /** Called when a call starts; the returned function when it ends, with the status name. */
   observe(path: string): (code: string) => void;
   inFlight: InFlightCalls;
+  access: AccessControl;
 }
 
 /** Counts unary calls being handled, so shutdown can wait for exactly those. */
@@ -54,6 +59,7 @@ export function implement<S extends ServiceDefinition>(
   const implementation: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof S & string)[]) {
     const path = definition[key]!.path;
+    const method = path.split('/')[2]!;
     const handle = handlers[key];
     implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
       const end = hooks.inFlight.begin();
@@ -61,19 +67,28 @@ export function implement<S extends ServiceDefinition>(
       const started = process.hrtime.bigint();
       const requestId = call.metadata.get('x-request-id')[0]?.toString() || randomUUID();
       const deadline = call.getDeadline();
+      let keyName: string | undefined;
       const finish = (code: status, error?: unknown) => {
         const line = {
           method: path.slice(1),
           code: status[code],
           durationMs: Number(process.hrtime.bigint() - started) / 1e6,
           requestId,
+          key: keyName,
         };
         if (code === status.INTERNAL) hooks.log.error({ ...line, err: error }, 'call failed');
         else hooks.log.info(line, 'call');
         observed(status[code]);
         end();
       };
-      withCallDeadline(deadline instanceof Date ? deadline.getTime() : deadline, () => handle(call.request)).then(
+      const serve = async () => {
+        keyName = hooks.access.admit(call.metadata, method);
+        if (isUndecodable(call.request)) {
+          throw badRequest([{ field: '', description: 'The request is not a valid protobuf message of this method.' }]);
+        }
+        return handle(call.request);
+      };
+      withCallDeadline(deadline instanceof Date ? deadline.getTime() : deadline, serve).then(
         (response) => {
           callback(null, response);
           finish(status.OK);

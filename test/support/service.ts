@@ -20,12 +20,23 @@ export interface TestService {
   db: Db;
   dbName: string;
   port: number;
+  metricsPort: number;
   stop(): Promise<void>;
 }
 
 export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
   const dbName = `test_${randomUUID().slice(0, 8)}`;
-  const config = loadConfig({ MONGODB_URI: inject('mongoUri'), MONGODB_DB: dbName, PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    MONGODB_URI: inject('mongoUri'),
+    MONGODB_DB: dbName,
+    PORT: '0',
+    METRICS_PORT: '0',
+    LOG_LEVEL: 'silent',
+    // Rate limits are tested on their own; elsewhere they would only make counts depend on timing.
+    RATE_LIMIT_PER_KEY: '0',
+    UID_CREATE_LIMIT_PER_MINUTE: '0',
+    ...env,
+  });
   const service = await startService(config, createLogger(config.LOG_LEVEL));
   const address = `127.0.0.1:${service.port}`;
   const userClient = new UserServiceClient(address, credentials.createInsecure());
@@ -37,6 +48,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     db: mongo.db(dbName),
     dbName,
     port: service.port,
+    metricsPort: service.metricsPort,
     async stop() {
       userClient.close();
       tokenClient.close();
@@ -52,7 +64,7 @@ export type PromisedClient<S extends ServiceDefinition> = {
   [K in keyof S]: (request: Partial<RequestOf<S[K]>>, metadata?: Metadata) => Promise<ResponseOf<S[K]>>;
 };
 
-function promised<S extends ServiceDefinition>(definition: S, client: Client): PromisedClient<S> {
+export function promised<S extends ServiceDefinition>(definition: S, client: Client): PromisedClient<S> {
   const methods: Record<string, unknown> = {};
   for (const [key, method] of Object.entries(definition)) {
     // Decoding an empty message yields every field at its proto default.
