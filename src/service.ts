@@ -1,6 +1,7 @@
 // Composition root: database (embedded or given), use cases, gRPC server, health, metrics, and
 // the order in which they shut down.
 import { resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from './config';
 import { AuthTokens } from './domain/auth-tokens';
 import { Users } from './domain/users';
@@ -14,6 +15,9 @@ import { loadSecurity } from './security';
 import { openDatabase } from './storage/database';
 import { watchDatabaseHealth } from './storage/database-health';
 import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from './storage/embedded-mongod';
+
+/** After the last unary call, how long its response may take to leave before streams are cut. */
+const RESPONSE_FLUSH_MS = 1_000;
 
 export interface RunningService {
   port: number;
@@ -84,12 +88,15 @@ export async function startService(config: Config, log: Logger): Promise<Running
       setReadiness('NOT_SERVING');
       health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
       const closed = new Promise<void>((done) => server.tryShutdown(() => done()));
-      let graceTimer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<void>((done) => {
-        graceTimer = setTimeout(done, config.SHUTDOWN_GRACE_MS);
-      });
-      await Promise.race([inFlight.idle(), graceOver]);
-      clearTimeout(graceTimer);
+      log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
+      // tryShutdown completes once every stream has ended, but health Watch streams never end by
+      // themselves. So: once no unary call is left, give responses a moment to flush, then cut
+      // what remains; and never wait beyond the grace period.
+      const timers = new AbortController();
+      const unaryCallsDone = inFlight.idle().then(() => delay(RESPONSE_FLUSH_MS, undefined, timers));
+      const graceOver = delay(config.SHUTDOWN_GRACE_MS, undefined, timers);
+      await Promise.race([closed, unaryCallsDone, graceOver]).catch(() => undefined);
+      timers.abort();
       server.forceShutdown();
       await closed;
       await new Promise<void>((done) => metricsServer.server.close(() => done()));
