@@ -43,7 +43,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
     log.info({ dataDir, uri }, 'embedded mongod started');
   }
 
-  const database = await openDatabase({
+  const database = openDatabase({
     uri,
     dbName: config.MONGODB_DB,
     archiveRetentionDays: config.ARCHIVE_RETENTION_DAYS,
@@ -74,9 +74,9 @@ export async function startService(config: Config, log: Logger): Promise<Running
 
   const setReadiness = (status: 'SERVING' | 'NOT_SERVING') =>
     READINESS_SERVICES.forEach((name) => health.setStatus(name, status));
-  const databaseHealth = watchDatabaseHealth(database.client, (reachable) => {
-    log.info({ reachable }, reachable ? 'database reachable: ready' : 'database unreachable: not ready');
-    setReadiness(reachable ? 'SERVING' : 'NOT_SERVING');
+  const databaseHealth = watchDatabaseHealth(database.client, database.prepare, (ready) => {
+    log.info({ ready }, ready ? 'database ready: serving' : 'database unreachable: not serving');
+    setReadiness(ready ? 'SERVING' : 'NOT_SERVING');
   });
   log.info({ host: config.HOST, port, metricsPort: metricsServer.port, database: config.MONGODB_DB }, 'listening');
 

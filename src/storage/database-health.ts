@@ -1,4 +1,4 @@
-// Watches whether the database can serve writes, for the readiness health status.
+// Watches whether the database can serve the service, for the readiness health status.
 import type { MongoClient } from 'mongodb';
 
 export interface HealthWatch {
@@ -6,27 +6,34 @@ export interface HealthWatch {
 }
 
 /**
- * Pings the primary every `intervalMs`; reports `false` when a ping fails or takes longer than
- * `timeoutMs`, and `true` once one succeeds again. Reports only changes, starting with the first result.
+ * Every `intervalMs`: connects if need be, pings the primary (failing after `timeoutMs`) and, until it has succeeded
+ * once, runs `prepare` (index creation). Reports `true` while both have succeeded and `false`
+ * otherwise; only changes are reported, starting with the first result.
  */
 export function watchDatabaseHealth(
   client: MongoClient,
-  onChange: (reachable: boolean) => void,
+  prepare: () => Promise<void>,
+  onChange: (ready: boolean) => void,
   { intervalMs = 1_000, timeoutMs = 2_000 } = {},
 ): HealthWatch {
   let last: boolean | undefined;
+  let prepared = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   const check = async () => {
+    // connect() is a no-op once connected, and needed until then: a client whose first connection
+    // attempt failed stays closed until connect() is called again.
     const reachable = await client
-      .db('admin')
-      .command({ ping: 1 }, { signal: AbortSignal.timeout(timeoutMs) })
+      .connect()
+      .then(() => client.db('admin').command({ ping: 1 }, { signal: AbortSignal.timeout(timeoutMs) }))
       .then(() => true, () => false);
+    if (reachable && !prepared) prepared = await prepare().then(() => true, () => false);
     if (stopped) return;
-    if (reachable !== last) {
-      last = reachable;
-      onChange(reachable);
+    const ready = reachable && prepared;
+    if (ready !== last) {
+      last = ready;
+      onChange(ready);
     }
     timer = setTimeout(check, intervalMs);
   };

@@ -1,4 +1,6 @@
-// Connects to MongoDB and builds the TokenStore on it.
+// The MongoDB client and the TokenStore on it. Nothing here waits for the database: calls made
+// while it is unreachable fail with UNAVAILABLE, and `prepare` (indexes) is retried by the health
+// watch until it succeeds, so the service starts, and reports not-ready, during an outage.
 import { MongoClient } from 'mongodb';
 import type { TokenStore } from '../domain/token-store';
 import { translatingDriverErrors } from './driver-errors';
@@ -8,14 +10,12 @@ import { MongoTokenStore } from './mongo-token-store';
 export interface Database {
   store: TokenStore;
   client: MongoClient;
+  /** Creates or updates the indexes; safe to call again. */
+  prepare(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function openDatabase(options: {
-  uri: string;
-  dbName: string;
-  archiveRetentionDays: number;
-}): Promise<Database> {
+export function openDatabase(options: { uri: string; dbName: string; archiveRetentionDays: number }): Database {
   const client = new MongoClient(options.uri, {
     // Token hashes come back as Buffers rather than BSON Binary.
     promoteBuffers: true,
@@ -25,12 +25,11 @@ export async function openDatabase(options: {
     // Fail fast into UNAVAILABLE instead of hanging for the driver's 30 s default.
     serverSelectionTimeoutMS: 5_000,
   });
-  await client.connect();
   const db = client.db(options.dbName);
-  await ensureIndexes(db, options.archiveRetentionDays);
   return {
     store: translatingDriverErrors(new MongoTokenStore(client, db)),
     client,
+    prepare: () => ensureIndexes(db, options.archiveRetentionDays),
     close: () => client.close(),
   };
 }

@@ -12,7 +12,8 @@ let store: TokenStore;
 const dbName = `test_store_${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
-  database = await openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 90 });
+  database = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 90 });
+  await database.prepare();
   store = database.store;
 });
 afterAll(async () => {

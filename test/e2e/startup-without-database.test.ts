@@ -1,0 +1,68 @@
+// A pod whose database is down at start-up must not crash-loop: the service starts, reports
+// not-ready (but alive), answers UNAVAILABLE, and becomes ready once the database appears.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials, status } from '@grpc/grpc-js';
+import { afterAll, expect, test } from 'vitest';
+import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/health/v1/health';
+import { loadConfig } from '../../src/config';
+import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { grpcError, startTestService, type TestService } from '../support/service';
+
+let svc: TestService | undefined;
+let mongod: EmbeddedMongod | undefined;
+let dataDir: string | undefined;
+let health: InstanceType<typeof HealthClient> | undefined;
+
+afterAll(async () => {
+  health?.close();
+  await svc?.stop();
+  await mongod?.stop();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function check(service: string): Promise<Serving> {
+  return new Promise((resolve, reject) =>
+    health!.check({ service }, (error, response) => (error ? reject(error) : resolve(response.status))),
+  );
+}
+
+/** Bounded wait for an external condition: the service's own once-a-second database check. */
+async function eventually(condition: () => Promise<boolean>, limitMs: number): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`condition not met within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('starts without its database, serves not-ready and UNAVAILABLE, then becomes ready', async () => {
+  const port = await freePort();
+  svc = await startTestService({ MONGODB_URI: `mongodb://127.0.0.1:${port}/?replicaSet=rs0` });
+  health = new HealthClient(`127.0.0.1:${svc.port}`, credentials.createInsecure());
+
+  expect(await check('')).toBe(Serving.SERVING);
+  expect(await check('authtoken.v1.AuthTokenService')).toBe(Serving.NOT_SERVING);
+  const error = await grpcError(svc.users.getUser({ uid: 'anyone' }));
+  expect(error.code).toBe(status.UNAVAILABLE);
+  expect(error.reason).toBe('ERR_SERVICE_UNAVAILABLE');
+
+  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-late-mongod-'));
+  const binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
+  mongod = await startEmbeddedMongod({ binary, dataDir, port });
+
+  await eventually(async () => (await check('authtoken.v1.AuthTokenService')) === Serving.SERVING, 30_000);
+  const created = await svc.users.createUser({ uid: 'late', name: 'Late' });
+  expect(created.user?.uid).toBe('late');
+});
