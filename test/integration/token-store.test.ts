@@ -56,3 +56,19 @@ test('at the cap, the token evicted is the oldest, never the one just issued, wh
   expect(active.map((t) => t.tokenId).sort()).toEqual([second.tokenId, behind.tokenId].sort());
   expect(behind.createTime.getTime()).toBe(second.createTime.getTime() + 1);
 });
+
+test('archived tokens carry a TTL index for the retention period, updated when the setting changes', async () => {
+  const retention = async () => {
+    const indexes = await database.client.db(dbName).collection('archived_tokens').listIndexes().toArray();
+    return indexes.find((i) => i.key.archiveTime === 1 && Object.keys(i.key).length === 1)?.expireAfterSeconds;
+  };
+  expect(await retention()).toBe(90 * 86_400);
+
+  const changed = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 7 });
+  try {
+    await changed.prepare();
+    expect(await retention()).toBe(7 * 86_400);
+  } finally {
+    await changed.close();
+  }
+});
