@@ -188,9 +188,14 @@ export class AuthTokens {
     if (now.getTime() - lastUsed >= LAST_USE_WRITE_INTERVAL_MS) {
       const changes = deviceChanges(authToken, device);
       const usedAfter = new Date(now.getTime() - LAST_USE_WRITE_INTERVAL_MS);
-      if (await this.store.recordTokenUse(uid, authToken.tokenId, changes, now, usedAfter)) {
-        authToken = { ...authToken, ...changes, lastUsedTime: now };
-      }
+      // Best effort: the token is valid whether or not the database could record its use now.
+      const recorded = await this.store
+        .recordTokenUse(uid, authToken.tokenId, changes, now, usedAfter)
+        .catch((error: unknown) => {
+          if (error instanceof DomainError) return false;
+          throw error;
+        });
+      if (recorded) authToken = { ...authToken, ...changes, lastUsedTime: now };
     }
     return { uid, authToken, user: found.user };
   }

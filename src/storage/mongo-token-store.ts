@@ -29,6 +29,11 @@ import {
 } from './documents';
 
 const DUPLICATE_KEY = 11000;
+/**
+ * The last-use write rides on the login check, so it may not hold it up: e.g. a transaction left
+ * open by a crashed replica locks the user's document until MongoDB expires it.
+ */
+const LAST_USE_WRITE_BUDGET_MS = 250;
 
 export class MongoTokenStore implements TokenStore {
   private readonly users: Collection<UserDoc>;
@@ -194,7 +199,7 @@ export class MongoTokenStore implements TokenStore {
         tokens: { $elemMatch: { id: tokenId, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
       },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.lastUsedTime': now } },
-      timeLimit(),
+      { maxTimeMS: Math.min(timeLimit().maxTimeMS, LAST_USE_WRITE_BUDGET_MS) },
     );
     return result.modifiedCount === 1;
   }

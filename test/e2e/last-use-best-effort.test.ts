@@ -1,0 +1,54 @@
+// Recording last use must never hold up or fail the login check: here the user's document is
+// locked by an open transaction (as a crashed replica leaves one) while a validation is due to write.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MongoClient } from 'mongodb';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { startTestService, type TestService } from '../support/service';
+
+let mongod: EmbeddedMongod;
+let dataDir: string;
+let svc: TestService;
+let admin: MongoClient;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-last-use-'));
+  mongod = await startEmbeddedMongod({
+    binary: await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
+    dataDir,
+  });
+  svc = await startTestService({ MONGODB_URI: mongod.uri });
+  admin = await MongoClient.connect(mongod.uri);
+});
+afterAll(async () => {
+  await admin?.close();
+  await svc?.stop();
+  await mongod?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+test('a validation whose last-use write is stuck still succeeds, within the write budget', async () => {
+  const { authToken } = await svc.users.createUser({ uid: 'stuck', name: 'Stuck', withAuthToken: true });
+  // Another client's open transaction writes the user's document and neither commits nor aborts,
+  // as a crashed replica's would until MongoDB expires it.
+  const session = admin.startSession();
+  session.startTransaction();
+  await admin.db(svc.dbName).collection('users').updateOne({ _id: 'stuck' as never }, { $set: { name: 'Locked' } }, { session });
+
+  const started = Date.now();
+  const validated = await svc.tokens.validateAuthToken({ authToken: authToken!.authToken, platform: 'ios' });
+  const tookMs = Date.now() - started;
+  expect(validated.uid).toBe('stuck');
+  expect(validated.authToken?.lastUsedTime).toBeUndefined(); // not recorded, and not claimed
+  expect(tookMs).toBeLessThan(2000);
+
+  // Once the lock is gone, the next validation records the use.
+  await session.abortTransaction();
+  await session.endSession();
+  const recorded = await svc.tokens.validateAuthToken({ authToken: authToken!.authToken, platform: 'ios' });
+  expect(recorded.authToken?.lastUsedTime).toBeInstanceOf(Date);
+  expect(recorded.authToken?.platform).toBe('ios');
+});
