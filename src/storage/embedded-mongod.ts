@@ -158,7 +158,8 @@ async function initiateReplicaSet(host: string): Promise<void> {
   }
 }
 
-function freePort(): Promise<number> {
+/** A port that was free a moment ago, on loopback. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

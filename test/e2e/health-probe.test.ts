@@ -4,13 +4,12 @@
 // grpc_health_probe exit codes (its README): 0 SERVING, 1 bad flags, 2 connection failure,
 // 3 RPC failure (NOT_FOUND for an unknown service is one), 4 the service is not SERVING.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { type EmbeddedMongod, ensureMongodBinary, freePort, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
 import { pollUntil, type RunResult, runBinary } from '../support/go-binaries';
 import { startTestService, type TestService } from '../support/service';
 
@@ -50,17 +49,6 @@ function readinessIs(code: number) {
 
 function startMongod(): Promise<EmbeddedMongod> {
   return startEmbeddedMongod({ binary: mongodBinary, dataDir, port: mongodPort });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 beforeAll(async () => {

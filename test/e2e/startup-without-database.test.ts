@@ -1,14 +1,13 @@
 // A pod whose database is down at start-up must not crash-loop: the service starts, reports
 // not-ready (but alive), answers UNAVAILABLE, and becomes ready once the database appears.
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, expect, test } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/health/v1/health';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { type EmbeddedMongod, ensureMongodBinary, freePort, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
 import { grpcError, startTestService, type TestService } from '../support/service';
 
 let svc: TestService | undefined;
@@ -22,15 +21,6 @@ afterAll(async () => {
   await mongod?.stop();
   if (dataDir) await rm(dataDir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function check(service: string): Promise<Serving> {
   return new Promise((resolve, reject) =>
