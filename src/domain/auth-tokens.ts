@@ -31,6 +31,8 @@ export interface Page<T> {
 
 export const UPDATABLE_TOKEN_FIELDS = ['platform', 'user_agent', 'app_info'] as const;
 type UpdatableField = (typeof UPDATABLE_TOKEN_FIELDS)[number];
+/** update_mask paths (proto field names) to the token fields they name. */
+const FIELD_OF_PATH = { platform: 'platform', user_agent: 'userAgent', app_info: 'appInfo' } as const;
 
 export const NO_DEVICE: DeviceInfo = { platform: '', deviceId: '', userAgent: '', appInfo: undefined };
 
@@ -117,23 +119,17 @@ export class AuthTokens {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
-    const values: Record<UpdatableField, string | JsonObject | undefined> = {
+    const values: TokenChanges = {
       platform: v.shortText('platform', input.platform),
-      user_agent: v.shortText('user_agent', input.userAgent),
-      app_info: v.jsonObject('app_info', input.appInfo),
+      userAgent: v.shortText('user_agent', input.userAgent),
+      appInfo: v.jsonObject('app_info', input.appInfo),
     };
+    // With a mask, exactly the named fields (an empty value clears one); without, every given field.
     const mask = input.updateMask ?? [];
-    const paths =
-      mask.length > 0
-        ? v.oneOf('update_mask', mask, UPDATABLE_TOKEN_FIELDS)
-        : UPDATABLE_TOKEN_FIELDS.filter((f) => values[f] !== '' && values[f] !== undefined);
+    const given = (path: UpdatableField) => values[FIELD_OF_PATH[path]] !== undefined && values[FIELD_OF_PATH[path]] !== '';
+    const paths = mask.length > 0 ? v.oneOf('update_mask', mask, UPDATABLE_TOKEN_FIELDS) : UPDATABLE_TOKEN_FIELDS.filter(given);
     v.check();
-    const changes: TokenChanges = {};
-    for (const path of paths) {
-      if (path === 'platform') changes.platform = input.platform;
-      if (path === 'user_agent') changes.userAgent = input.userAgent;
-      if (path === 'app_info') changes.appInfo = input.appInfo;
-    }
+    const changes: TokenChanges = Object.fromEntries(paths.map((path) => [FIELD_OF_PATH[path], values[FIELD_OF_PATH[path]]]));
     if (paths.length === 0) return this.store.getToken(uid, token!.ref);
     return this.store.updateToken(uid, token!.ref, changes, this.clock());
   }
