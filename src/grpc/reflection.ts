@@ -1,11 +1,10 @@
 // gRPC server reflection (grpc.reflection.v1 and v1alpha), so grpcurl can list and describe the
 // services and decode error details with nothing but the address.
 //
-// It answers from gen/descriptor.binpb: the exact descriptors buf compiled, imports included.
+// It answers from gen/descriptor.binpb (./descriptors.ts): the exact descriptors buf compiled,
+// imports included.
 // (@grpc/reflection 1.0.4 rebuilds descriptors through protobufjs and drops imports such as
 // google.protobuf.Struct, which breaks `grpcurl describe`: grpc/grpc-node#3034.)
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
   type DescriptorProto,
@@ -14,17 +13,9 @@ import {
   FileDescriptorSetSchema,
 } from '@bufbuild/protobuf/wkt';
 import { type Server, type ServerDuplexStream, status } from '@grpc/grpc-js';
+import { descriptorSet } from './descriptors';
 import * as v1 from '../../gen/grpc/reflection/v1/reflection';
 import * as v1alpha from '../../gen/grpc/reflection/v1alpha/reflection';
-
-/** gen/descriptor.binpb, written by `npm run gen`: found upwards from here, from src/ or dist/src/. */
-function findDescriptorSet(): string {
-  for (let dir = __dirname; dirname(dir) !== dir; dir = dirname(dir)) {
-    const path = join(dir, 'gen', 'descriptor.binpb');
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`gen/descriptor.binpb not found above ${__dirname}`);
-}
 
 export class DescriptorIndex {
   private readonly files = new Map<string, { proto: FileDescriptorProto; encoded: Buffer }>();
@@ -104,8 +95,8 @@ function answer(index: DescriptorIndex, services: readonly string[], request: Re
 }
 
 /** Adds reflection (v1 and v1alpha) listing `services` to `server`. */
-export function addReflection(server: Server, services: readonly string[], descriptorSet = readFileSync(findDescriptorSet())): void {
-  const index = new DescriptorIndex(descriptorSet);
+export function addReflection(server: Server, services: readonly string[], descriptors = descriptorSet().bytes): void {
+  const index = new DescriptorIndex(descriptors);
   const serve = (stream: ServerDuplexStream<Request, Response>) => {
     stream.on('data', (request: Request) => stream.write(answer(index, services, request)));
     stream.on('end', () => stream.end());

@@ -16,7 +16,7 @@ import { withCallDeadline } from '../call-deadline';
 import { badRequest } from '../domain/errors';
 import type { Logger } from '../logger';
 import type { AccessControl } from './access';
-import { isUndecodable } from './decoding';
+import { undecodableReason } from './decoding';
 import { toStatusError } from './errors';
 
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
@@ -83,8 +83,9 @@ export function implement<S extends ServiceDefinition>(
       };
       const serve = async () => {
         keyName = hooks.access.admit(call.metadata, method);
-        if (isUndecodable(call.request)) {
-          throw badRequest([{ field: '', description: 'The request is not a valid protobuf message of this method.' }]);
+        const malformed = undecodableReason(call.request);
+        if (malformed !== undefined) {
+          throw badRequest([{ field: '', description: `Not a well-formed ${method} request: ${malformed}.` }]);
         }
         return handle(call.request);
       };
