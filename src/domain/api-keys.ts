@@ -41,9 +41,10 @@ export function keyEntry(name: string, scope: Scope, key: string): string {
 /** Parses entries separated by commas or newlines (blank lines and # comments ignored). */
 export function parseKeyEntries(text: string): ConfiguredKey[] {
   return text
-    .split(/[,\n]/)
-    .map((line) => line.replace(/#.*/, '').trim())
-    .filter((line) => line !== '')
+    .split('\n')
+    .flatMap((line) => line.replace(/#.*/, '').split(','))
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '')
     .map((entry) => {
       const [name = '', scope = '', hex = '', ...rest] = entry.split(':');
       if (rest.length > 0 || !KEY_NAME.test(name) || !SCOPES.includes(scope as Scope) || !SHA256_HEX.test(hex)) {
