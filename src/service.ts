@@ -5,10 +5,10 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from './config';
 import { AuthTokens } from './domain/auth-tokens';
 import { Users } from './domain/users';
-import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
-import { AccessControl } from './grpc/access';
-import { InFlightCalls } from './grpc/unary';
 import { TokenBuckets } from './domain/token-bucket';
+import { AccessControl } from './grpc/access';
+import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
+import { InFlightCalls } from './grpc/unary';
 import type { Logger } from './logger';
 import { Metrics, startMetricsServer } from './metrics';
 import { loadSecurity } from './security';
@@ -39,10 +39,24 @@ export async function startService(config: Config, log: Logger): Promise<Running
     const binary = await ensureMongodBinary(config.MONGOD_CACHE_DIR, log);
     const dataDir = resolve(config.EMBEDDED_MONGOD_DATA_DIR);
     embedded = await startEmbeddedMongod({ binary, dataDir });
+    log.info({ dataDir, uri: embedded.uri }, 'embedded mongod started');
     uri = embedded.uri;
-    log.info({ dataDir, uri }, 'embedded mongod started');
   }
+  try {
+    return await startOn(uri, config, log, security, embedded);
+  } catch (error) {
+    await embedded?.stop(); // a failed start leaves nothing running
+    throw error;
+  }
+}
 
+async function startOn(
+  uri: string,
+  config: Config,
+  log: Logger,
+  security: ReturnType<typeof loadSecurity>,
+  embedded: EmbeddedMongod | undefined,
+): Promise<RunningService> {
   const database = openDatabase({
     uri,
     dbName: config.MONGODB_DB,
@@ -62,6 +76,7 @@ export async function startService(config: Config, log: Logger): Promise<Running
   const perKey = config.RATE_LIMIT_PER_KEY;
   const access = new AccessControl(security.keys, perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined);
   const inFlight = new InFlightCalls();
+  const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
   const { server, health, port } = await startServer({
     host: config.HOST,
     port: config.PORT,
@@ -69,8 +84,10 @@ export async function startService(config: Config, log: Logger): Promise<Running
     tokens,
     hooks: { log, inFlight, access, observe: (path) => metrics.callStarted(path) },
     credentials: security.credentials,
+  }).catch((error: unknown) => {
+    metricsServer.server.close();
+    throw error;
   });
-  const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
 
   const setReadiness = (status: 'SERVING' | 'NOT_SERVING') =>
     READINESS_SERVICES.forEach((name) => health.setStatus(name, status));
