@@ -12,23 +12,40 @@ import { deadlineExceeded, serviceUnavailable } from '../domain/errors';
 
 // Server codes for a node that is stepping down, shutting down or unreachable.
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
-
 const MAX_TIME_EXPIRED = 50;
 
-export function isDatabaseUnavailable(error: unknown): boolean {
-  if (
-    error instanceof MongoNetworkError ||
-    error instanceof MongoServerSelectionError ||
-    error instanceof MongoNotConnectedError ||
-    error instanceof MongoTopologyClosedError
-  ) {
-    return true;
+/** The error and those it wraps: a bulk write keeps the network error that ended it inside. */
+function* causes(error: unknown): Generator<unknown> {
+  for (let depth = 0; error instanceof Error && depth < 5; depth++) {
+    yield error;
+    const inner = (error as { errorResponse?: unknown }).errorResponse;
+    error = inner instanceof Error ? inner : error.cause;
   }
-  return (
-    error instanceof MongoError &&
-    (error.hasErrorLabel('RetryableWriteError') ||
-      error.hasErrorLabel('TransientTransactionError') ||
-      (typeof error.code === 'number' && UNAVAILABLE_CODES.has(error.code)))
+}
+
+/** No server could be reached: retrying at once, even a transaction, cannot help. */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  for (const e of causes(error)) {
+    if (
+      e instanceof MongoNetworkError ||
+      e instanceof MongoServerSelectionError ||
+      e instanceof MongoNotConnectedError ||
+      e instanceof MongoTopologyClosedError
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+export function isDatabaseUnavailable(error: unknown): boolean {
+  if (isDatabaseUnreachable(error)) return true;
+  return [...causes(error)].some(
+    (e) =>
+      e instanceof MongoError &&
+      (e.hasErrorLabel('RetryableWriteError') ||
+        e.hasErrorLabel('TransientTransactionError') ||
+        (typeof e.code === 'number' && UNAVAILABLE_CODES.has(e.code))),
   );
 }
 

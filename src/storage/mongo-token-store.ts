@@ -5,7 +5,7 @@
 // so a crash between the two can lose nothing: either both happen or neither does.
 import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
 import { remainingCallTimeMs } from '../call-deadline';
-import { authTokenNotFound, deadlineExceeded, uidAlreadyExists, uidNotFound } from '../domain/errors';
+import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../domain/token-store';
 import {
@@ -27,6 +27,7 @@ import {
   toUser,
   toUserDoc,
 } from './documents';
+import { isDatabaseUnreachable } from './driver-errors';
 
 const DUPLICATE_KEY = 11000;
 /**
@@ -236,8 +237,17 @@ export class MongoTokenStore implements TokenStore {
   }
 
   private inTransaction<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
+    // withTransaction reruns the work on transient errors: right for write conflicts, but an
+    // unreachable database would only make every rerun wait out server selection again.
+    const once = async (session: ClientSession) => {
+      try {
+        return await work(session);
+      } catch (error) {
+        throw isDatabaseUnreachable(error) ? serviceUnavailable(error) : error;
+      }
+    };
     return this.client.withSession((session) =>
-      session.withTransaction(() => work(session), {
+      session.withTransaction(() => once(session), {
         readConcern: { level: 'snapshot' },
         writeConcern: { w: 'majority' },
         maxCommitTimeMS: timeLimit().maxTimeMS,
