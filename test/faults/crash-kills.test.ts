@@ -1,0 +1,260 @@
+// Crash safety under a stream of creates: two service processes serve a continuous stream of
+// CreateAuthToken calls for a few users kept at a small cap (MAX_TOKENS_PER_USER=10, so nearly
+// every call is an eviction transaction), and the processes are SIGKILLed at random moments
+// (delays and victims drawn from a seeded PRNG; set FAULTS_SEED to replay another schedule) and
+// restarted, at least 20 times. Sometimes both die at once.
+//
+// Afterwards, exactly: every acknowledged token is active or archived, never both; each user has
+// exactly the cap active; no duplicates; every archived token is EVICTED and older than every
+// active token of its user; every token an acknowledged response reported evicted is archived; each
+// user holds no more tokens than calls were made for it; and the service agrees (acknowledged active
+// secrets validate, acknowledged archived ones do not).
+//
+// The file runs its own mongod with transactionLifetimeLimitSeconds=5, so that a transaction left
+// open by a killed process is aborted by the server within seconds instead of the default 60.
+import { randomUUID } from 'node:crypto';
+import { type Db, type Document, MongoClient } from 'mongodb';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { loadConfig } from '../../src/config';
+import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { type ServerProcess, startServerProcess } from '../support/server-process';
+import {
+  type Clients,
+  connect,
+  duplicates,
+  faultsSeed,
+  outcomeName,
+  percentile,
+  pollUntil,
+  pool,
+  removeTempDirs,
+  seededRandom,
+  since,
+  stateViolations,
+  storedState,
+  tally,
+  tempDir,
+} from './helpers';
+
+const CAP = 10;
+const UIDS = ['crash-a', 'crash-b', 'crash-c'];
+const SLOTS = 2;
+/** Create calls in flight at any moment, over the live processes. */
+const WORKERS = 8;
+const KILLS = 24;
+/** A kill follows the previous restart after a delay drawn uniformly from this range. */
+const KILL_DELAY_MS = [100, 1_500] as const;
+/** How often both processes are killed together. */
+const BOTH_PROBABILITY = 0.2;
+const TRANSACTION_LIFETIME_SECONDS = 5;
+/**
+ * Longer than an orphaned transaction can block a user document (the lifetime limit plus the
+ * server's reaper period), so that a call on a surviving process never fails because of one.
+ */
+const CALL_TIMEOUT_MS = 30_000;
+const dbName = `faults_crash_${randomUUID().slice(0, 8)}`;
+
+let mongod: EmbeddedMongod | undefined;
+let mongo: MongoClient | undefined;
+let db: Db;
+let env: Record<string, string>;
+
+interface Slot {
+  server: ServerProcess;
+  clients: Clients;
+  generation: number;
+  up: boolean;
+  inFlight: number;
+  killedAt?: number;
+}
+const slots: (Slot | undefined)[] = [];
+
+beforeAll(async () => {
+  const dataDir = await tempDir('authtoken-faults-crash-');
+  mongod = await startEmbeddedMongod({
+    binary: await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
+    dataDir,
+    extraArgs: ['--setParameter', `transactionLifetimeLimitSeconds=${TRANSACTION_LIFETIME_SECONDS}`],
+  });
+  mongo = await MongoClient.connect(mongod.uri, { promoteBuffers: true });
+  db = mongo.db(dbName);
+  env = { MONGODB_URI: mongod.uri, MONGODB_DB: dbName, MAX_TOKENS_PER_USER: String(CAP) };
+});
+
+afterAll(async () => {
+  for (const slot of slots) slot?.clients.close();
+  await Promise.allSettled(slots.map((slot) => slot?.server.kill('SIGKILL')));
+  await mongo?.close();
+  await mongod?.stop();
+  await removeTempDirs();
+});
+
+/** Transactions open on the server (idle sessions of killed processes among them). */
+function openTransactions(): Promise<Document[]> {
+  return mongo!
+    .db('admin')
+    .aggregate([{ $currentOp: { allUsers: true, idleSessions: true } }, { $match: { transaction: { $exists: true } } }])
+    .toArray();
+}
+
+interface Acked {
+  uid: string;
+  secret: string;
+  evicted: string[];
+}
+
+test(`${KILLS} SIGKILLs at random moments during a stream of creates lose no acknowledged token and break no invariant`, async () => {
+  const seed = faultsSeed(20_240_611);
+  const random = seededRandom(seed);
+  const pickUid = seededRandom(seed + 1);
+  let generations = 0;
+
+  // Waiters for "some process is up" (when both were killed at once).
+  let waiters: (() => void)[] = [];
+  const startSlot = async (i: number) => {
+    const server = await startServerProcess(env);
+    slots[i] = { server, clients: connect(server.port), generation: ++generations, up: true, inFlight: 0 };
+    waiters.splice(0).forEach((wake) => wake());
+  };
+  for (let i = 0; i < SLOTS; i++) await startSlot(i);
+  const setup = await slots[0]!.clients.users.createUser({ uid: UIDS[0]!, name: 'a' }, CALL_TIMEOUT_MS);
+  expect(outcomeName(setup)).toBe('OK');
+  for (const uid of UIDS.slice(1)) {
+    expect(outcomeName(await slots[0]!.clients.users.createUser({ uid, name: uid }, CALL_TIMEOUT_MS))).toBe('OK');
+  }
+
+  const acked = new Map<string, Acked>();
+  const callsPerUid = new Map(UIDS.map((uid) => [uid, 0]));
+  /** Outcomes of calls whose process was killed while they were in flight, and of the others. */
+  const interrupted: string[] = [];
+  const undisturbed: string[] = [];
+  const latencies: number[] = [];
+  let stopping = false;
+
+  const liveSlot = async (): Promise<Slot> => {
+    for (;;) {
+      const live = slots.filter((s): s is Slot => s !== undefined && s.up);
+      if (live.length > 0) return live[Math.floor(Math.random() * live.length)]!;
+      await new Promise<void>((wake) => waiters.push(wake));
+    }
+  };
+
+  const worker = async () => {
+    while (!stopping) {
+      const slot = await liveSlot();
+      const uid = UIDS[Math.floor(pickUid() * UIDS.length)]!;
+      callsPerUid.set(uid, callsPerUid.get(uid)! + 1);
+      slot.inFlight++;
+      const outcome = await slot.clients.tokens.createAuthToken({ uid }, CALL_TIMEOUT_MS);
+      slot.inFlight--;
+      const wasInterrupted = slot.killedAt !== undefined && slot.killedAt <= outcome.doneAt;
+      (wasInterrupted ? interrupted : undisturbed).push(
+        outcome.ok ? 'OK' : `${outcomeName(outcome)}${wasInterrupted ? '' : `: ${outcome.details} (gen ${slot.generation})`}`,
+      );
+      if (!outcome.ok) continue;
+      latencies.push(outcome.doneAt - outcome.sentAt);
+      const token = outcome.response.authToken!;
+      acked.set(token.tokenId, { uid, secret: token.authToken, evicted: outcome.response.evictedTokenIds });
+    }
+  };
+
+  const runStarted = performance.now();
+  const load = Promise.all(Array.from({ length: WORKERS }, worker));
+  const kills: { victims: number[]; delayMs: number; inFlight: number; orphans: number; restartMs: number }[] = [];
+  try {
+    while (kills.length < KILLS) {
+      const delayMs = Math.round(KILL_DELAY_MS[0] + random() * (KILL_DELAY_MS[1] - KILL_DELAY_MS[0]));
+      const victims = random() < BOTH_PROBABILITY ? [0, 1] : [Math.floor(random() * SLOTS)];
+      // The random delay is this test's input (when to crash), not a synchronisation.
+      await new Promise((wake) => setTimeout(wake, delayMs));
+      let inFlight = 0;
+      for (const i of victims) {
+        const slot = slots[i]!;
+        slot.up = false;
+        slot.killedAt = performance.now();
+        inFlight += slot.inFlight;
+      }
+      await Promise.all(victims.map((i) => slots[i]!.server.kill('SIGKILL')));
+      for (const i of victims) slots[i]!.clients.close();
+      const orphans = (await openTransactions()).length;
+      const restarting = performance.now();
+      for (const i of victims) await startSlot(i);
+      kills.push({ victims, delayMs, inFlight, orphans, restartMs: since(restarting) });
+    }
+  } finally {
+    stopping = true;
+    await load;
+  }
+  const runMs = since(runStarted);
+
+  console.info(
+    `[crash-kills] seed ${seed}: ${kills.length} kill rounds (${kills.flatMap((k) => k.victims).length} processes ` +
+      `SIGKILLed, ${kills.filter((k) => k.victims.length === 2).length} rounds both at once) in ${runMs} ms; ` +
+      `${acked.size} creates acknowledged (${Math.round((acked.size / runMs) * 1000)}/s, p50 ` +
+      `${Math.round(percentile(latencies, 0.5))} ms, max ${Math.round(percentile(latencies, 1))} ms); ` +
+      `calls per uid ${JSON.stringify(Object.fromEntries(callsPerUid))}; interrupted by a kill: ` +
+      `${JSON.stringify(tally(interrupted))}; undisturbed: ${JSON.stringify(tally(undisturbed))}; ` +
+      `kills with calls in flight: ${kills.filter((k) => k.inFlight > 0).length}; with a transaction ` +
+      `left open on the server right after: ${kills.filter((k) => k.orphans > 0).length}; restart p50 ` +
+      `${Math.round(percentile(kills.map((k) => k.restartMs), 0.5))} ms`,
+  );
+  console.info(`[crash-kills] kills: ${JSON.stringify(kills)}`);
+
+  expect(kills.length).toBeGreaterThanOrEqual(20);
+  // The kills hit a running stream (not an idle service) in most rounds.
+  expect(kills.filter((k) => k.inFlight > 0).length).toBeGreaterThanOrEqual(KILLS / 2);
+  // A call the kill did not interrupt succeeded; an interrupted one either got its answer before
+  // the connection went, or failed as UNAVAILABLE (the connection dropped), nothing else.
+  expect(tally(undisturbed)).toEqual({ OK: undisturbed.length });
+  expect(Object.keys(tally(interrupted)).filter((r) => r !== 'OK' && !r.startsWith('UNAVAILABLE'))).toEqual([]);
+
+  // Orphaned transactions of killed processes are aborted by the server (within the lifetime limit).
+  const { elapsedMs } = await pollUntil('no open transactions', openTransactions, (ops) => ops.length === 0, {
+    timeoutMs: 60_000,
+  });
+  console.info(`[crash-kills] no transaction open ${Math.round(elapsedMs)} ms after the load stopped`);
+
+  const violations: string[] = [];
+  const reported = [...acked.values()].flatMap((a) => a.evicted);
+  for (const id of duplicates(reported)) violations.push(`${id} reported evicted by two acknowledged responses`);
+  const archivedEverywhere = new Map<string, string>();
+  for (const uid of UIDS) {
+    const state = await storedState(db, uid);
+    violations.push(...stateViolations(uid, state, CAP));
+    const active = new Set(state.active.map((t) => t.id));
+    const archived = new Map(state.archived.map((a) => [a._id, a.reason as string]));
+    for (const [id, reason] of archived) archivedEverywhere.set(id, reason);
+    if (active.size !== CAP) violations.push(`${uid}: ${active.size} active, expected exactly ${CAP}`);
+    for (const [id, reason] of archived) if (reason !== 'EVICTED') violations.push(`${uid}: ${id} archived ${reason}`);
+    const ackedHere = [...acked].filter(([, a]) => a.uid === uid).map(([id]) => id);
+    for (const id of ackedHere) {
+      if (!active.has(id) && !archived.has(id)) violations.push(`${uid}: acknowledged ${id} is neither active nor archived`);
+    }
+    const storedCount = active.size + archived.size;
+    if (storedCount < ackedHere.length || storedCount > callsPerUid.get(uid)!) {
+      violations.push(`${uid}: ${storedCount} tokens stored for ${ackedHere.length} acknowledged of ${callsPerUid.get(uid)} calls`);
+    }
+  }
+  for (const id of reported) {
+    if (archivedEverywhere.get(id) !== 'EVICTED') violations.push(`reported evicted ${id} is not archived as EVICTED`);
+  }
+  expect(violations).toEqual([]);
+
+  // The service agrees, through a freshly started process: every acknowledged active secret
+  // validates, every acknowledged archived one is refused.
+  const checker = connect(slots[0]!.server.port);
+  try {
+    const results = await pool([...acked], 16, async ([id, a]) => {
+      const outcome = await checker.tokens.validateAuthToken({ authToken: a.secret }, CALL_TIMEOUT_MS);
+      const expected = archivedEverywhere.has(id) ? 'NOT_FOUND ERR_AUTH_TOKEN_NOT_FOUND' : 'OK';
+      return outcomeName(outcome) === expected ? 'as stored' : `${id}: ${outcomeName(outcome)}, stored ${archivedEverywhere.get(id) ?? 'active'}`;
+    });
+    expect(results.filter((r) => r !== 'as stored')).toEqual([]);
+    for (const uid of UIDS) {
+      const listed = await checker.tokens.listAuthTokens({ uid }, CALL_TIMEOUT_MS);
+      expect([uid, listed.ok && listed.response.totalSize]).toEqual([uid, CAP]);
+    }
+  } finally {
+    checker.close();
+  }
+});
