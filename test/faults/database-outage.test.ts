@@ -452,8 +452,11 @@ test('mongod stopped and crashed under load: calls fail fast and in time, readin
   // Failures happen only to calls that overlap an outage.
   const overlapsOutage = (c: Call) => outageWindows.some((w) => c.outcome.sentAt <= w.end && c.outcome.doneAt >= w.start);
   expect(failed.filter((c) => !overlapsOutage(c)).map(describe)).toEqual([]);
-  // Both outages were felt by the load.
-  expect(new Set(failed.map((c) => c.outage))).toEqual(new Set(OUTAGES.map((_, i) => i + 1)));
+  // Every outage was felt by the load: some failed call overlaps each outage window. (A call's
+  // `outage` tag is the one in progress when it was sent, so a call sent just before a stop that
+  // failed during it carries the previous tag.)
+  const felt = outageWindows.map((w) => failed.some((c) => c.outcome.sentAt <= w.end && c.outcome.doneAt >= w.start));
+  expect(felt).toEqual(OUTAGES.map(() => true));
 
   // The same service process served throughout.
   expect(server!.process.pid).toBe(pid);
