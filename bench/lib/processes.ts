@@ -1,0 +1,255 @@
+// Child processes of the benchmark (the service from dist/, the no-op server) and what /proc says
+// about them: resident memory and CPU time.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { credentials, Metadata } from '@grpc/grpc-js';
+import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/health/v1/health';
+
+export const REPO_ROOT = resolve(__dirname, '../..');
+
+export interface Child {
+  process: ChildProcess;
+  pid: number;
+  port: number;
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves on exit. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Spawns a process, keeps the tail of its output, and knows how to stop it. */
+function track(child: ChildProcess, port: number): Child & { exited: Promise<void> } {
+  const tail: string[] = [];
+  const remember = (line: string) => {
+    tail.push(line);
+    if (tail.length > 200) tail.shift();
+  };
+  createInterface({ input: child.stdout! }).on('line', remember);
+  createInterface({ input: child.stderr! }).on('line', (line) => remember(`[stderr] ${line}`));
+  const exited = new Promise<void>((done) =>
+    child.once('exit', (code, signal) => {
+      remember(`[exited: code ${code}, signal ${signal}]`);
+      done();
+    }),
+  );
+  const running = () => child.exitCode === null && child.signalCode === null;
+  return {
+    process: child,
+    pid: child.pid!,
+    port,
+    exited,
+    output: () => tail.join('\n'),
+    async stop(graceMs = 20_000) {
+      if (!running()) return;
+      child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((done) => {
+        timer = setTimeout(() => done('late'), graceMs);
+      });
+      if ((await Promise.race([exited, late])) === 'late' && running()) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Every child started here, killed if the benchmark itself dies. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Environment without the variables that would change what the service does (tracing, config). */
+function baseEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) =>
+        !key.startsWith('OTEL_') &&
+        !key.startsWith('TLS_') &&
+        !['PORT', 'HOST', 'METRICS_PORT', 'MONGODB_URI', 'MONGODB_DB', 'LOG_LEVEL', 'MAX_TOKENS_PER_USER', 'API_KEYS', 'API_KEYS_FILE', 'RATE_LIMIT_PER_KEY', 'UID_CREATE_LIMIT_PER_MINUTE'].includes(key),
+    ),
+  );
+}
+
+export interface ServiceOptions {
+  mongoUri: string;
+  dbName: string;
+  logLevel: string;
+  maxTokensPerUser: number;
+  /** API_KEYS entry (name:scope:sha256hex); none: the service lets every local caller in. */
+  apiKeyEntry?: string;
+  /** Directory for --cpu-prof output; no profiling when undefined. */
+  cpuProfDir?: string;
+  /** The service's entry point; dist/src/main.js by default (another build, to compare a change). */
+  entry?: string;
+  /** Extra node flags for the service process. */
+  nodeOptions?: string[];
+}
+
+/**
+ * Starts `node dist/src/main.js`. At LOG_LEVEL=warn the service does not print its "listening"
+ * line (an info line), so the ports are chosen here (free ports, passed as PORT and METRICS_PORT)
+ * and readiness is the standard gRPC health check of AuthTokenService reporting SERVING.
+ */
+export async function startService(options: ServiceOptions): Promise<Child & { metricsPort: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const nodeArgs = [
+      ...(options.nodeOptions ?? []),
+      ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
+    ];
+    const child = spawn(process.execPath, [...nodeArgs, options.entry ?? 'dist/src/main.js'], {
+      cwd: REPO_ROOT,
+      env: {
+        ...baseEnv(),
+        MONGODB_URI: options.mongoUri,
+        MONGODB_DB: options.dbName,
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: options.logLevel,
+        MAX_TOKENS_PER_USER: String(options.maxTokensPerUser),
+        API_KEYS: options.apiKeyEntry ?? '',
+        // The limiters stay on (their code runs on every call) but far above the load: the
+        // benchmark measures the work, not the refusals.
+        RATE_LIMIT_PER_KEY: '1000000',
+        UID_CREATE_LIMIT_PER_MINUTE: '100000',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    const tracked = track(child, port);
+    const ready = await Promise.race([
+      waitServing(port, 'authtoken.v1.AuthTokenService', 60_000),
+      tracked.exited.then(() => false),
+    ]);
+    if (ready) return { ...tracked, metricsPort };
+    await tracked.stop(1_000);
+    // A port taken between choosing and binding: try again with others.
+    if (attempt < 3 && /EADDRINUSE|No address added/.test(tracked.output())) continue;
+    throw new Error(`the service did not become ready:\n${tracked.output()}`);
+  }
+}
+
+/** Starts bench/noop-server.ts and resolves once it prints its "listening" line. */
+export async function startNoopServer(cannedFile: string): Promise<Child> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/noop-server.ts', '--canned', cannedFile], {
+    cwd: REPO_ROOT,
+    env: baseEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const port = await new Promise<number | undefined>((resolve) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; port?: number };
+        if (entry.msg === 'listening') resolve(entry.port);
+      } catch {
+        // not a JSON line
+      }
+    });
+    child.once('exit', () => resolve(undefined));
+  });
+  const tracked = track(child, port ?? 0);
+  if (port === undefined) throw new Error(`the no-op server did not start:\n${tracked.output()}`);
+  return tracked;
+}
+
+/** Polls the gRPC health check until `service` is SERVING. */
+async function waitServing(port: number, service: string, limitMs: number): Promise<boolean> {
+  const client = new HealthClient(`127.0.0.1:${port}`, credentials.createInsecure());
+  const until = Date.now() + limitMs;
+  try {
+    while (Date.now() < until) {
+      const serving = await new Promise<boolean>((resolve) =>
+        client.check({ service }, new Metadata(), { deadline: Date.now() + 1_000 }, (error, response) =>
+          resolve(!error && response?.status === HealthCheckResponse_ServingStatus.SERVING),
+        ),
+      );
+      if (serving) return true;
+      await new Promise((wake) => setTimeout(wake, 200));
+    }
+    return false;
+  } finally {
+    client.close();
+  }
+}
+
+/**
+ * VmRSS and VmHWM (peak) of a process, in MB, and what RSS is made of: anonymous memory (heap,
+ * buffers) and file-backed pages (the node binary's code); undefined once it has exited.
+ */
+export function memoryOf(pid: number): { rssMb: number; peakMb: number; anonMb: number; fileMb: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    return (ticks * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+/** Busy and total jiffies of the whole machine, for the share of CPU in use during a run. */
+export function machineCpu(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const values = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = values.reduce((a, b) => a + b, 0);
+  const idle = (values[3] ?? 0) + (values[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+/** Samples a process's RSS every `intervalMs` until stopped. */
+export class RssSampler {
+  readonly samples: { t: number; rssMb: number }[] = [];
+  private timer: NodeJS.Timeout;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly pid: number,
+    intervalMs = 1_000,
+  ) {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+    this.timer.unref();
+  }
+
+  sample(): number | undefined {
+    const memory = memoryOf(this.pid);
+    if (memory) this.samples.push({ t: (Date.now() - this.started) / 1000, rssMb: memory.rssMb });
+    return memory?.rssMb;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,328 @@
+// Baseline (2) of the benchmark: the database cost by itself. The same MongoDB operations each
+// workload makes the service issue, with the raw driver, the same client options as
+// src/storage/database.ts (and so the same default pool, maxPoolSize 100), the same concurrency and
+// duration, timing every operation.
+//
+//   node --import tsx bench/raw-driver.ts --uri <mongodb://...> --db bench --data <file.json> \
+//     --workload validate|create|list|mix --concurrency 32 --duration 15 --warmup 3
+//
+// --data: JSON { validate: [{ uid, hash }] (hash: base64 SHA-256), create: [uid], list: [uid] }.
+// Prints one JSON line with the result on stdout.
+//
+// What "the same operations" means, per workload (kept in step with src/storage/mongo-token-store.ts):
+//   validate  findOne({_id, tokens: {$elemMatch: {hash}}}) projecting the user fields and the one
+//             token; then, if the token was last used a minute ago or more, the conditional
+//             updateOne that records last use (warm-up passes over every token first, as the
+//             service run does, so the measured run is the same steady state).
+//   create    (user at the cap) the below-cap conditional updateOne, which matches nothing; then a
+//             transaction (snapshot read concern, majority writes): findOne of the tokens, updateOne
+//             $push/$each/$sort/$slice, insertMany of the evicted token into archived_tokens.
+//   list      findOne({_id}) projecting the public fields of every token.
+//   mix       90% validate, 9% create, 1% list, chosen at random per operation.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { type Collection, MongoClient } from 'mongodb';
+import { issueToken } from '../src/domain/token-format';
+import { ArchiveReason } from '../src/domain/model';
+import {
+  ARCHIVED_TOKENS,
+  type ArchivedTokenDoc,
+  PUBLIC_TOKEN_FIELDS,
+  TOKEN_ORDER,
+  USER_FIELDS,
+  USERS,
+  type UserDoc,
+  oldestFirst,
+  toArchivedDoc,
+  toTokenDoc,
+} from '../src/storage/documents';
+import { LAST_USE_WRITE_INTERVAL_MS } from '../src/domain/rules';
+
+type Op = 'validate' | 'create' | 'list';
+type Workload = Op | 'mix';
+
+const { values } = parseArgs({
+  options: {
+    uri: { type: 'string' },
+    db: { type: 'string', default: 'bench' },
+    data: { type: 'string' },
+    workload: { type: 'string', default: 'validate' },
+    concurrency: { type: 'string', default: '32' },
+    duration: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    'max-tokens': { type: 'string', default: '100' },
+  },
+});
+
+// The service gives every operation the call's remaining time as maxTimeMS (ghz's default call
+// timeout is 20 s); the same budget here.
+const MAX_TIME_MS = 20_000;
+const LAST_USE_WRITE_BUDGET_MS = 250;
+const MIX: [Op, number][] = [
+  ['validate', 0.9],
+  ['create', 0.09],
+  ['list', 0.01],
+];
+
+interface Data {
+  validate: { uid: string; hash: string }[];
+  create: string[];
+  list: string[];
+}
+
+class Ops {
+  private readonly users: Collection<UserDoc>;
+  private readonly archive: Collection<ArchivedTokenDoc>;
+  private readonly validateTokens: { uid: string; hash: Buffer }[];
+  private next = { validate: 0, create: 0, list: 0 };
+
+  constructor(
+    private readonly client: MongoClient,
+    dbName: string,
+    private readonly data: Data,
+    private readonly max: number,
+  ) {
+    const db = client.db(dbName);
+    this.users = db.collection<UserDoc>(USERS);
+    this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
+    this.validateTokens = data.validate.map((t) => ({ uid: t.uid, hash: Buffer.from(t.hash, 'base64') }));
+  }
+
+  get validateCount(): number {
+    return this.validateTokens.length;
+  }
+
+  /** Round robin over each workload's data, as ghz does over its data array. */
+  run(op: Op): Promise<void> {
+    switch (op) {
+      case 'validate': {
+        const t = this.validateTokens[this.next.validate++ % this.validateTokens.length]!;
+        return this.validate(t.uid, t.hash);
+      }
+      case 'create':
+        return this.create(this.data.create[this.next.create++ % this.data.create.length]!);
+      case 'list':
+        return this.list(this.data.list[this.next.list++ % this.data.list.length]!);
+    }
+  }
+
+  async validate(uid: string, hash: Buffer): Promise<void> {
+    const match = { hash };
+    const user = await this.users.findOne(
+      { _id: uid, tokens: { $elemMatch: match } },
+      { projection: { ...USER_FIELDS, tokens: { $elemMatch: match } }, maxTimeMS: MAX_TIME_MS },
+    );
+    const token = user?.tokens[0];
+    if (!token) throw new Error(`validate: token of ${uid} not found`);
+    const now = new Date();
+    const lastUsed = token.lastUsedTime?.getTime() ?? -Infinity;
+    if (now.getTime() - lastUsed >= LAST_USE_WRITE_INTERVAL_MS) {
+      const usedAfter = new Date(now.getTime() - LAST_USE_WRITE_INTERVAL_MS);
+      await this.users.updateOne(
+        {
+          _id: uid,
+          tokens: { $elemMatch: { id: token.id, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
+        },
+        { $set: { 'tokens.$.lastUsedTime': now } },
+        // The service's best-effort budget for this write.
+        { maxTimeMS: LAST_USE_WRITE_BUDGET_MS },
+      );
+    }
+  }
+
+  async create(uid: string): Promise<void> {
+    const max = this.max;
+    const now = new Date();
+    const { tokenId, tokenHash } = issueToken(uid);
+    const stored = {
+      tokenId,
+      tokenHash,
+      uid,
+      createTime: now,
+      updateTime: now,
+      lastUsedTime: undefined,
+      platform: 'ios',
+      deviceId: '',
+      userAgent: 'ChatApp/2.3.1 (iOS 17.4)',
+      appInfo: undefined,
+    };
+    const belowCap = await this.users.updateOne(
+      {
+        _id: uid,
+        [`tokens.${max - 1}`]: { $exists: false },
+        tokens: { $not: { $elemMatch: { createTime: { $gte: now } } } },
+      },
+      { $push: { tokens: { $each: [toTokenDoc(stored)], $sort: TOKEN_ORDER, $slice: -max } } },
+      { maxTimeMS: MAX_TIME_MS },
+    );
+    if (belowCap.matchedCount === 1) return;
+    await this.client.withSession((session) =>
+      session.withTransaction(
+        async () => {
+          const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, maxTimeMS: MAX_TIME_MS });
+          if (!user) throw new Error(`create: user ${uid} not found`);
+          const kept = user.tokens.sort(oldestFirst);
+          const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
+          const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
+          const createTime = new Date(Math.max(now.getTime(), newest + 1));
+          const doc = toTokenDoc({ ...stored, createTime, updateTime: createTime });
+          await this.users.updateOne(
+            { _id: uid },
+            { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
+            { session, maxTimeMS: MAX_TIME_MS },
+          );
+          if (evicted.length > 0) {
+            await this.archive.insertMany(
+              evicted.map((t) => toArchivedDoc(uid, t, ArchiveReason.EVICTED, now)),
+              { session, maxTimeMS: MAX_TIME_MS },
+            );
+          }
+        },
+        { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' }, maxCommitTimeMS: MAX_TIME_MS },
+      ),
+    );
+  }
+
+  async list(uid: string): Promise<void> {
+    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, maxTimeMS: MAX_TIME_MS });
+    if (!user) throw new Error(`list: user ${uid} not found`);
+  }
+}
+
+function pickMixed(): Op {
+  let r = Math.random();
+  for (const [op, share] of MIX) {
+    if ((r -= share) < 0) return op;
+  }
+  return 'validate';
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+function stats(latencies: number[], seconds: number) {
+  const sorted = Float64Array.from(latencies).sort();
+  const sum = latencies.reduce((a, b) => a + b, 0);
+  return {
+    count: latencies.length,
+    rps: latencies.length / seconds,
+    avgMs: latencies.length ? sum / latencies.length : NaN,
+    p50Ms: percentile(sorted, 50),
+    p90Ms: percentile(sorted, 90),
+    p99Ms: percentile(sorted, 99),
+  };
+}
+
+/** `concurrency` workers issuing `pick()` operations back to back until `untilMs`. */
+async function drive(
+  ops: Ops,
+  pick: () => Op,
+  concurrency: number,
+  untilMs: number,
+  record?: (op: Op, ms: number) => void,
+  onError?: (op: Op, error: unknown) => void,
+): Promise<void> {
+  const worker = async () => {
+    while (performance.now() < untilMs) {
+      const op = pick();
+      const started = performance.now();
+      try {
+        await ops.run(op);
+        const ended = performance.now();
+        // Operations still running at the end are not counted, as ghz closes them at its deadline.
+        if (ended <= untilMs) record?.(op, ended - started);
+      } catch (error) {
+        onError?.(op, error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
+async function main(): Promise<void> {
+  if (!values.uri || !values.data) throw new Error('--uri and --data are required');
+  const workload = values.workload as Workload;
+  if (!['validate', 'create', 'list', 'mix'].includes(workload)) throw new Error(`unknown workload ${workload}`);
+  const concurrency = Number(values.concurrency);
+  const durationS = Number(values.duration);
+  const warmupS = Number(values.warmup);
+  const data = JSON.parse(readFileSync(values.data, 'utf8')) as Data;
+
+  // The service's client options (src/storage/database.ts); maxPoolSize left at the default, 100.
+  const client = new MongoClient(values.uri, {
+    promoteBuffers: true,
+    writeConcern: { w: 'majority' },
+    retryWrites: true,
+    serverSelectionTimeoutMS: 5_000,
+  });
+  await client.connect();
+  const ops = new Ops(client, values.db!, data, Number(values['max-tokens']));
+  const pick: () => Op = workload === 'mix' ? pickMixed : () => workload;
+
+  // Warm-up: for Validate, one pass over every token (any last-use writes due happen here), then
+  // the timed warm-up of the same workload.
+  const warmupErrors: string[] = [];
+  const noteWarmupError = (_op: Op, error: unknown) => {
+    if (warmupErrors.length < 5) warmupErrors.push(String(error));
+  };
+  if (workload === 'validate' || workload === 'mix') {
+    let i = 0;
+    const pass = async () => {
+      while (i < ops.validateCount) {
+        i++;
+        await ops.run('validate').catch((error: unknown) => noteWarmupError('validate', error));
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, pass));
+  }
+  await drive(ops, pick, concurrency, performance.now() + warmupS * 1000, undefined, noteWarmupError);
+
+  const latencies: Record<Op, number[]> = { validate: [], create: [], list: [] };
+  const all: number[] = [];
+  const errors: Record<string, number> = {};
+  const errorSamples: string[] = [];
+  // Tells bench/run.ts to start its counters (database operations, mongod CPU) now.
+  process.stdout.write(`${JSON.stringify({ phase: 'measure' })}\n`);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  await drive(
+    ops,
+    pick,
+    concurrency,
+    started + durationS * 1000,
+    (op, ms) => {
+      latencies[op].push(ms);
+      all.push(ms);
+    },
+    (op, error) => {
+      errors[op] = (errors[op] ?? 0) + 1;
+      if (errorSamples.length < 5) errorSamples.push(`${op}: ${String(error)}`);
+    },
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  await client.close();
+
+  const perOp = Object.fromEntries(
+    (Object.entries(latencies) as [Op, number[]][]).filter(([, l]) => l.length > 0).map(([op, l]) => [op, stats(l, seconds)]),
+  );
+  const result = {
+    workload,
+    concurrency,
+    durationS: seconds,
+    ...stats(all, seconds),
+    perOp,
+    errors,
+    errorSamples,
+    warmupErrors,
+    cpuMsPerCall: all.length ? (cpu.user + cpu.system) / 1000 / all.length : NaN,
+  };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`raw-driver failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
