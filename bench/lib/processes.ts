@@ -2,7 +2,7 @@
 // about them: resident memory and CPU time.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/storage/embedded-mongod';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, Metadata } from '@grpc/grpc-js';
@@ -61,16 +61,6 @@ function track(child: ChildProcess, port: number): Child & { exited: Promise<voi
 const children = new Set<ChildProcess>();
 process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Environment without the variables that would change what the service does (tracing, config). */
 function baseEnv(): NodeJS.ProcessEnv {

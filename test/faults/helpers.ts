@@ -4,7 +4,7 @@
 // a seeded PRNG, and cleanup of temporary folders and child processes.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/storage/embedded-mongod';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -255,16 +255,7 @@ export function percentile(values: number[], p: number): number {
 // ---------------------------------------------------------------------------------------------
 // Temporary folders, ports and mongod processes
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 /** Temporary folders made by this test file; removed by `removeTempDirs` in afterAll. */
 const tempDirs: string[] = [];
