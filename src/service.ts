@@ -11,7 +11,7 @@ import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server
 import { InFlightCalls } from './grpc/unary';
 import type { Logger } from './logger';
 import { Metrics, startMetricsServer } from './metrics';
-import { loadSecurity } from './security';
+import { type Security, loadSecurity } from './security';
 import { openDatabase } from './storage/database';
 import { watchDatabaseHealth } from './storage/database-health';
 import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from './storage/embedded-mongod';
@@ -54,7 +54,7 @@ async function startOn(
   uri: string,
   config: Config,
   log: Logger,
-  security: ReturnType<typeof loadSecurity>,
+  security: Security,
   embedded: EmbeddedMongod | undefined,
 ): Promise<RunningService> {
   const database = openDatabase({

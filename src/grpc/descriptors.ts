@@ -3,9 +3,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { type FileRegistry, createFileRegistry, fromBinary } from '@bufbuild/protobuf';
-import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { type FileDescriptorProto, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 
-let loaded: { bytes: Buffer; registry: FileRegistry } | undefined;
+interface Descriptors {
+  files: FileDescriptorProto[];
+  registry: FileRegistry;
+}
+
+let loaded: Descriptors | undefined;
 
 /** Found upwards from here, so it works from src/ (tests) and from dist/src/ (the image). */
 function findDescriptorSet(): string {
@@ -16,10 +21,11 @@ function findDescriptorSet(): string {
   throw new Error(`gen/descriptor.binpb not found above ${__dirname}`);
 }
 
-export function descriptorSet(): { bytes: Buffer; registry: FileRegistry } {
+/** Decoded once: the files as compiled (for reflection) and a registry over them (for checking). */
+export function descriptorSet(): Descriptors {
   if (!loaded) {
-    const bytes = readFileSync(findDescriptorSet());
-    loaded = { bytes, registry: createFileRegistry(fromBinary(FileDescriptorSetSchema, bytes)) };
+    const set = fromBinary(FileDescriptorSetSchema, readFileSync(findDescriptorSet()));
+    loaded = { files: set.file, registry: createFileRegistry(set) };
   }
   return loaded;
 }

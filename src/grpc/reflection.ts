@@ -5,13 +5,8 @@
 // imports included.
 // (@grpc/reflection 1.0.4 rebuilds descriptors through protobufjs and drops imports such as
 // google.protobuf.Struct, which breaks `grpcurl describe`: grpc/grpc-node#3034.)
-import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import {
-  type DescriptorProto,
-  type FileDescriptorProto,
-  FileDescriptorProtoSchema,
-  FileDescriptorSetSchema,
-} from '@bufbuild/protobuf/wkt';
+import { toBinary } from '@bufbuild/protobuf';
+import { type DescriptorProto, type FileDescriptorProto, FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { type Server, type ServerDuplexStream, status } from '@grpc/grpc-js';
 import { descriptorSet } from './descriptors';
 import * as v1 from '../../gen/grpc/reflection/v1/reflection';
@@ -21,8 +16,8 @@ export class DescriptorIndex {
   private readonly files = new Map<string, { proto: FileDescriptorProto; encoded: Buffer }>();
   private readonly fileBySymbol = new Map<string, string>();
 
-  constructor(descriptorSet: Uint8Array) {
-    for (const file of fromBinary(FileDescriptorSetSchema, descriptorSet).file) {
+  constructor(files: readonly FileDescriptorProto[]) {
+    for (const file of files) {
       this.files.set(file.name, { proto: file, encoded: Buffer.from(toBinary(FileDescriptorProtoSchema, file)) });
       const prefix = file.package ? `${file.package}.` : '';
       const add = (name: string) => this.fileBySymbol.set(prefix + name, file.name);
@@ -95,8 +90,8 @@ function answer(index: DescriptorIndex, services: readonly string[], request: Re
 }
 
 /** Adds reflection (v1 and v1alpha) listing `services` to `server`. */
-export function addReflection(server: Server, services: readonly string[], descriptors = descriptorSet().bytes): void {
-  const index = new DescriptorIndex(descriptors);
+export function addReflection(server: Server, services: readonly string[]): void {
+  const index = new DescriptorIndex(descriptorSet().files);
   const serve = (stream: ServerDuplexStream<Request, Response>) => {
     stream.on('data', (request: Request) => stream.write(answer(index, services, request)));
     stream.on('end', () => stream.end());
