@@ -117,6 +117,22 @@ function expectNoDuplicates(values: string[]) {
   expect(new Set(values).size).toBe(values.length);
 }
 
+/**
+ * Reads the stored state and asserts the partition: exactly CAP active, the rest archived, no
+ * duplicates, and every issued token is exactly one of active or archived, nothing else.
+ */
+async function expectPartition(uid: string, issuedIds: string[]) {
+  const { active, archived } = await rawState(uid);
+  const activeIds = active.map((t) => t.id);
+  const archivedIds = archived.map((a) => a._id);
+  expectNoDuplicates(activeIds);
+  expect(active).toHaveLength(CAP);
+  expect(archived).toHaveLength(issuedIds.length - CAP);
+  expect(activeIds.filter((id) => archivedIds.includes(id))).toEqual([]);
+  expect([...activeIds, ...archivedIds].sort()).toEqual([...issuedIds].sort());
+  return { active, archived, activeIds, archivedIds };
+}
+
 async function expectAllValid(tokens: Issued[], uid: string) {
   await pool(tokens, IN_FLIGHT * servers.length, async (t) => {
     const server = servers[tokens.indexOf(t) % servers.length]!;
@@ -151,16 +167,8 @@ test(`${PROCESSES} processes issuing 400 tokens for one user at once leave exact
   expectNoDuplicates(issuedIds);
   expectNoDuplicates(issued.map((t) => t.secret));
 
-  const { active, archived } = await rawState(uid);
-  const activeIds = active.map((t) => t.id);
-  const archivedIds = archived.map((a) => a._id);
-  expectNoDuplicates(activeIds);
-  expect(active).toHaveLength(CAP);
-  expect(archived).toHaveLength(total - CAP);
-
   // Every issued token is exactly one of active or archived, and nothing else is.
-  expect(activeIds.filter((id) => archivedIds.includes(id))).toEqual([]);
-  expect([...activeIds, ...archivedIds].sort()).toEqual([...issuedIds].sort());
+  const { active, archived, activeIds, archivedIds } = await expectPartition(uid, issuedIds);
 
   // Every archived token was evicted, and was reported as evicted by exactly one response.
   expect(archived.map((a) => a.reason)).toEqual(archived.map(() => 'EVICTED'));
@@ -222,16 +230,9 @@ test(`${PROCESSES} processes issuing tokens with contended device_id replacement
   const issuedIds = issued.map((t) => t.tokenId);
   expectNoDuplicates(issuedIds);
 
-  const { active, archived } = await rawState(uid);
-  const activeIds = active.map((t) => t.id);
-  const archivedIds = archived.map((a) => a._id);
-  expectNoDuplicates(activeIds);
   // 200 tokens without a device can only leave through the cap, so the user reached it, and from
   // then on every issue archives exactly one token: the user ends exactly at the cap.
-  expect(active).toHaveLength(CAP);
-  expect(archived).toHaveLength(total - CAP);
-  expect(activeIds.filter((id) => archivedIds.includes(id))).toEqual([]);
-  expect([...activeIds, ...archivedIds].sort()).toEqual([...issuedIds].sort());
+  const { active, archived, activeIds, archivedIds } = await expectPartition(uid, issuedIds);
 
   // Each archived token has the reason of the one response that reported it.
   const reportedEvicted = issued.flatMap((t) => t.evicted);
