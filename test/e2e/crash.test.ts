@@ -7,6 +7,7 @@
 // This file runs its own mongod, with a short transactionLifetimeLimitSeconds, so that the
 // orphaned transaction is aborted by the server within seconds, and so that the fail point and
 // the orphan cannot disturb test files sharing the global mongod.
+import { pollUntil as pollUntilSettled } from '../support/go-binaries';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -74,14 +75,9 @@ function currentOps(filter: Document): Promise<Document[]> {
     .toArray();
 }
 
-/** Polls `done` until it holds; returns how long that took. */
-async function pollUntil(what: string, done: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (!(await done())) {
-    if (Date.now() - started > POLL_LIMIT_MS) throw new Error(`not within ${POLL_LIMIT_MS} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_INTERVAL_MS));
-  }
-  return Date.now() - started;
+/** Polls `done` until it holds (the shared bounded poll). */
+async function pollUntil(what: string, done: () => Promise<boolean>): Promise<void> {
+  await pollUntilSettled(done, (held) => held, { timeoutMs: POLL_LIMIT_MS, intervalMs: POLL_INTERVAL_MS, what });
 }
 
 async function stored(uid: string) {

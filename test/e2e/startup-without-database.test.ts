@@ -8,6 +8,7 @@ import { afterAll, expect, test } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/health/v1/health';
 import { loadConfig } from '../../src/config';
 import { type EmbeddedMongod, ensureMongodBinary, freePort, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { pollUntil } from '../support/go-binaries';
 import { grpcError, startTestService, type TestService } from '../support/service';
 
 let svc: TestService | undefined;
@@ -28,15 +29,6 @@ function check(service: string): Promise<Serving> {
   );
 }
 
-/** Bounded wait for an external condition: the service's own once-a-second database check. */
-async function eventually(condition: () => Promise<boolean>, limitMs: number): Promise<void> {
-  const until = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`condition not met within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('starts without its database, serves not-ready and UNAVAILABLE, then becomes ready', async () => {
   const port = await freePort();
   svc = await startTestService({ MONGODB_URI: `mongodb://127.0.0.1:${port}/?replicaSet=rs0` });
@@ -52,7 +44,11 @@ test('starts without its database, serves not-ready and UNAVAILABLE, then become
   const binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
   mongod = await startEmbeddedMongod({ binary, dataDir, port });
 
-  await eventually(async () => (await check('authtoken.v1.AuthTokenService')) === Serving.SERVING, 30_000);
+  // Bounded wait for an external condition: the service's own once-a-second database check.
+  await pollUntil(() => check('authtoken.v1.AuthTokenService'), (s) => s === Serving.SERVING, {
+    timeoutMs: 30_000,
+    what: 'readiness SERVING',
+  });
   const created = await svc.users.createUser({ uid: 'late', name: 'Late' });
   expect(created.user?.uid).toBe('late');
 });

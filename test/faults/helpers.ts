@@ -2,6 +2,7 @@
 // test/e2e/concurrency.test.ts and crash.test.ts helpers, generalised: calls with a gRPC deadline
 // that resolve to an outcome instead of rejecting, the stored state of a user, invariants on it,
 // a seeded PRNG, and cleanup of temporary folders and child processes.
+import { pollUntil as pollUntilSettled } from '../support/go-binaries';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { freePort } from '../../src/storage/embedded-mongod';
@@ -222,22 +223,14 @@ export function faultsSeed(fallback: number): number {
  * Runs `attempt` until `done(result)` holds or `timeoutMs` passes: a bounded poll on an external
  * condition. Throws with the last result when the time is up.
  */
-export async function pollUntil<T>(
+/** test/support's bounded poll, with the description first, as these tests call it. */
+export function pollUntil<T>(
   what: string,
   attempt: () => Promise<T>,
   done: (result: T) => boolean,
-  { timeoutMs, intervalMs = 100 }: { timeoutMs: number; intervalMs?: number },
+  options: { timeoutMs: number; intervalMs?: number },
 ): Promise<{ result: T; elapsedMs: number }> {
-  const started = performance.now();
-  for (;;) {
-    const result = await attempt();
-    const elapsedMs = performance.now() - started;
-    if (done(result)) return { result, elapsedMs };
-    if (elapsedMs > timeoutMs) {
-      throw new Error(`timed out after ${Math.round(elapsedMs)} ms waiting for ${what}; last: ${JSON.stringify(result)}`);
-    }
-    await new Promise((wake) => setTimeout(wake, intervalMs));
-  }
+  return pollUntilSettled(attempt, done, { ...options, what });
 }
 
 /** Milliseconds since `start` (a performance.now() value), rounded. */
