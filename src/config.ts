@@ -34,6 +34,9 @@ const schema = z.object({
   API_KEYS_FILE: z.string().optional().describe('file with one API key entry per line'),
   RATE_LIMIT_PER_KEY: integer(0, 1_000_000, 1000).describe('calls per second per API key (burst the same); 0: off'),
   UID_CREATE_LIMIT_PER_MINUTE: integer(0, 100_000, 30).describe('CreateAuthToken calls per uid per minute (burst the same); 0: off'),
+  VALIDATION_CACHE_ENTRIES: integer(0, 10_000_000, 10_000).describe(
+    'validation lookups kept in memory, invalidated by a change stream; 0: off',
+  ),
   TLS_CERT_FILE: z.string().optional().describe('PEM certificate chain; with TLS_KEY_FILE enables TLS'),
   TLS_KEY_FILE: z.string().optional(),
   TLS_CLIENT_CA_FILE: z.string().optional().describe('PEM CA bundle; requires and verifies client certificates (mTLS)'),

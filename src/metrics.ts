@@ -4,8 +4,17 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ArchiveReason } from './domain/model';
 import type { TokenEvents, ValidationResult } from './domain/token-events';
+import type { CacheLookupResult } from './storage/validation-cache';
 
 const GRPC_LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
+type GrpcLabels = Record<(typeof GRPC_LABELS)[number], string>;
+
+interface MethodMetrics {
+  labels: GrpcLabels;
+  started: { inc(): void };
+  handlingSeconds: { observe(seconds: number): void };
+  handled: Map<string, { inc(): void }>;
+}
 
 export class Metrics implements TokenEvents {
   readonly registry = new Registry();
@@ -50,20 +59,43 @@ export class Metrics implements TokenEvents {
     labelNames: ['result'],
     registers: [this.registry],
   });
+  private readonly cacheLookups = new Counter({
+    name: 'authtoken_validation_cache_lookups_total',
+    help: 'Validation lookups, by result: hit, miss (read the database), bypass (cache not live: read the database).',
+    labelNames: ['result'],
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Label children per method, bound once: resolving labels on every call costs the hot path. */
+  private readonly byMethod = new Map<string, MethodMetrics>();
+
   /** Records the start of a unary call and returns the function that records its end. */
   callStarted(path: string): (grpcCode: string) => void {
+    let method = this.byMethod.get(path);
+    if (!method) this.byMethod.set(path, (method = this.bindMethod(path)));
+    const { started, handlingSeconds, handled } = method;
+    started.inc();
+    const startedAt = performance.now();
+    return (grpcCode) => {
+      handlingSeconds.observe((performance.now() - startedAt) / 1000);
+      let byCode = handled.get(grpcCode);
+      if (!byCode) handled.set(grpcCode, (byCode = this.handled.labels({ ...method.labels, grpc_code: grpcCode })));
+      byCode.inc();
+    };
+  }
+
+  private bindMethod(path: string): MethodMetrics {
     const [service = '', method = ''] = path.replace(/^\//, '').split('/');
     const labels = { grpc_type: 'unary', grpc_service: service, grpc_method: method };
-    this.started.inc(labels);
-    const stopTimer = this.handlingSeconds.startTimer(labels);
-    return (grpcCode) => {
-      stopTimer();
-      this.handled.inc({ ...labels, grpc_code: grpcCode });
+    return {
+      labels,
+      started: this.started.labels(labels),
+      handlingSeconds: this.handlingSeconds.labels(labels),
+      handled: new Map(),
     };
   }
 
@@ -79,6 +111,10 @@ export class Metrics implements TokenEvents {
 
   validated(result: ValidationResult): void {
     this.validations.inc({ result });
+  }
+
+  cacheLookup(result: CacheLookupResult): void {
+    this.cacheLookups.inc({ result });
   }
 }
 

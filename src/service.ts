@@ -57,12 +57,15 @@ async function startOn(
   security: Security,
   embedded: EmbeddedMongod | undefined,
 ): Promise<RunningService> {
+  const metrics = new Metrics();
   const database = openDatabase({
     uri,
     dbName: config.MONGODB_DB,
     archiveRetentionDays: config.ARCHIVE_RETENTION_DAYS,
+    validationCacheEntries: config.VALIDATION_CACHE_ENTRIES,
+    observeCacheLookup: (result) => metrics.cacheLookup(result),
+    log,
   });
-  const metrics = new Metrics();
   const users = new Users(database.store, metrics);
   const perMinute = config.UID_CREATE_LIMIT_PER_MINUTE;
   const tokens = new AuthTokens(

@@ -3,9 +3,14 @@
 // watch until it succeeds, so the service starts, and reports not-ready, during an outage.
 import { MongoClient } from 'mongodb';
 import type { TokenStore } from '../domain/token-store';
+import type { Logger } from '../logger';
+import { cachingValidations } from './caching-token-store';
+import { USERS, type UserDoc } from './documents';
 import { translatingDriverErrors } from './driver-errors';
 import { ensureIndexes } from './indexes';
 import { MongoTokenStore } from './mongo-token-store';
+import { followUserChanges } from './user-change-feed';
+import { type CacheLookupResult, ValidationCache } from './validation-cache';
 
 export interface Database {
   store: TokenStore;
@@ -15,7 +20,17 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export function openDatabase(options: { uri: string; dbName: string; archiveRetentionDays: number }): Database {
+export interface DatabaseOptions {
+  uri: string;
+  dbName: string;
+  archiveRetentionDays: number;
+  /** 0 turns the validation cache (and its change stream) off. */
+  validationCacheEntries: number;
+  observeCacheLookup?: (result: CacheLookupResult) => void;
+  log: Logger;
+}
+
+export function openDatabase(options: DatabaseOptions): Database {
   const client = new MongoClient(options.uri, {
     // Token hashes come back as Buffers rather than BSON Binary.
     promoteBuffers: true,
@@ -26,10 +41,20 @@ export function openDatabase(options: { uri: string; dbName: string; archiveRete
     serverSelectionTimeoutMS: 5_000,
   });
   const db = client.db(options.dbName);
+  const prepare = () => ensureIndexes(db, options.archiveRetentionDays);
+  if (options.validationCacheEntries === 0) {
+    return { store: translatingDriverErrors(new MongoTokenStore(client, db)), client, prepare, close: () => client.close() };
+  }
+  const cache = new ValidationCache(options.validationCacheEntries);
+  const feed = followUserChanges(db.collection<UserDoc>(USERS), cache, options.log);
+  const store = translatingDriverErrors(new MongoTokenStore(client, db, (committedAt) => feed.delivered(committedAt)));
   return {
-    store: translatingDriverErrors(new MongoTokenStore(client, db)),
+    store: cachingValidations(store, cache, options.observeCacheLookup),
     client,
-    prepare: () => ensureIndexes(db, options.archiveRetentionDays),
-    close: () => client.close(),
+    prepare,
+    async close() {
+      await feed.stop();
+      await client.close();
+    },
   };
 }

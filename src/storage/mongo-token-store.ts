@@ -3,7 +3,7 @@
 //
 // Every change that archives tokens runs in one transaction with the change to the user document,
 // so a crash between the two can lose nothing: either both happen or neither does.
-import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
+import type { ClientSession, Collection, Db, Filter, MongoClient, Timestamp } from 'mongodb';
 import { remainingCallTimeMs } from '../call-deadline';
 import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
@@ -43,6 +43,8 @@ export class MongoTokenStore implements TokenStore {
   constructor(
     private readonly client: MongoClient,
     db: Db,
+    /** What waits for a committed revocation to reach the validation caches (nothing without one). */
+    private readonly revocationDelivered: (committedAt: Timestamp) => Promise<void> = async () => undefined,
   ) {
     this.users = db.collection<UserDoc>(USERS);
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
@@ -181,7 +183,7 @@ export class MongoTokenStore implements TokenStore {
       if (!before) throw uidNotFound(uid);
       await this.archiveTokens(uid, before.tokens, ArchiveReason.FLUSHED, now, session);
       return before.tokens.length;
-    });
+    }, (count) => count > 0);
   }
 
   async findActiveToken(uid: string, tokenHash: Buffer) {
@@ -236,7 +238,15 @@ export class MongoTokenStore implements TokenStore {
     return exists ? authTokenNotFound() : uidNotFound(uid);
   }
 
-  private inTransaction<T>(work: (session: ClientSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in a transaction. Every transaction here revokes tokens (or may), so once it has
+   * committed a change to `users` (`changedUsers`), it returns only when the validation cache's
+   * change stream has delivered that change: from then on no replica serves a revoked token.
+   */
+  private async inTransaction<T>(
+    work: (session: ClientSession) => Promise<T>,
+    changedUsers: (result: T) => boolean = () => true,
+  ): Promise<T> {
     // withTransaction reruns the work on transient errors: right for write conflicts, but an
     // unreachable database would only make every rerun wait out server selection again.
     const once = async (session: ClientSession) => {
@@ -246,13 +256,16 @@ export class MongoTokenStore implements TokenStore {
         throw isDatabaseUnreachable(error) ? serviceUnavailable(error) : error;
       }
     };
-    return this.client.withSession((session) =>
-      session.withTransaction(() => once(session), {
+    const { result, committedAt } = await this.client.withSession(async (session) => {
+      const result = await session.withTransaction(() => once(session), {
         readConcern: { level: 'snapshot' },
         writeConcern: { w: 'majority' },
         maxCommitTimeMS: timeLimit().maxTimeMS,
-      }),
-    );
+      });
+      return { result, committedAt: session.operationTime };
+    });
+    if (committedAt && changedUsers(result)) await this.revocationDelivered(committedAt);
+    return result;
   }
 }
 

@@ -5,14 +5,17 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { inject } from 'vitest';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import type { TokenStore } from '../../src/domain/token-store';
+import { createLogger } from '../../src/logger';
 import { type Database, openDatabase } from '../../src/storage/database';
 
 let database: Database;
 let store: TokenStore;
 const dbName = `test_store_${randomUUID().slice(0, 8)}`;
+/** The store itself; the validation cache in front of it has tests of its own. */
+const UNCACHED = { validationCacheEntries: 0, log: createLogger('silent') };
 
 beforeAll(async () => {
-  database = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 90 });
+  database = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 90, ...UNCACHED });
   await database.prepare();
   store = database.store;
 });
@@ -64,7 +67,7 @@ test('archived tokens carry a TTL index for the retention period, updated when t
   };
   expect(await retention()).toBe(90 * 86_400);
 
-  const changed = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 7 });
+  const changed = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 7, ...UNCACHED });
   try {
     await changed.prepare();
     expect(await retention()).toBe(7 * 86_400);

@@ -24,8 +24,11 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
-  const dbName = `test_${randomUUID().slice(0, 8)}`;
+/** `dbName`: another service's database, to run two replicas of the service side by side. */
+export async function startTestService(
+  env: Record<string, string> = {},
+  { dbName = `test_${randomUUID().slice(0, 8)}` } = {},
+): Promise<TestService> {
   const config = loadConfig({
     MONGODB_URI: inject('mongoUri'),
     MONGODB_DB: dbName,
