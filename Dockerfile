@@ -42,4 +42,6 @@ EXPOSE 50051 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["grpc_health_probe", "-addr=127.0.0.1:50051", "-service=authtoken.v1.AuthTokenService"]
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful shutdown, SHUTDOWN_GRACE_MS).
-CMD ["node", "dist/src/main.js"]
+# The heap flags are those of `npm run serve` (package.json): without them V8 sizes its heap from
+# the machine, not from what the service needs.
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "dist/src/main.js"]

@@ -21,7 +21,10 @@ const DEFAULTS = loadConfig({});
 /** authtoken.v1.AuthTokenService, from '/authtoken.v1.AuthTokenService/CreateAuthToken'. */
 const READINESS_SERVICE = AuthTokenServiceService.createAuthToken.path.split('/')[1]!;
 const LIVENESS_SERVICE = '';
-const PACKAGE_VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
+const PACKAGE_VERSION = PACKAGE.version;
+/** How the service runs in production, heap flags included: `npm run serve`. */
+const SERVE_COMMAND = PACKAGE.scripts.serve!.split(/\s+/);
 /** Valid values for the variables the Deployment takes from Secrets. */
 const SECRET_SAMPLES: Record<string, string> = {
   MONGODB_URI: 'mongodb://mongo-0.mongo:27017,mongo-1.mongo:27017,mongo-2.mongo:27017/?replicaSet=rs0',
@@ -439,8 +442,9 @@ describe('Dockerfile', () => {
     expect(podSpec.securityContext?.runAsUser).toBe(1000);
   });
 
-  test('the exec-form CMD runs the compiled entry point from WORKDIR, next to dist/ and gen/', () => {
-    expect(JSON.parse(last(runtime, 'CMD') ?? 'null')).toEqual(['node', 'dist/src/main.js']);
+  test('the exec-form CMD runs the compiled entry point from WORKDIR, next to dist/ and gen/, as `npm run serve` does', () => {
+    expect(SERVE_COMMAND.at(-1)).toBe('dist/src/main.js');
+    expect(JSON.parse(last(runtime, 'CMD') ?? 'null')).toEqual(SERVE_COMMAND);
     expect(all(runtime, 'ENTRYPOINT')).toEqual([]);
     expect(workdir).toBe('/app');
     const targets = copies(runtime).flatMap((c) => c.targets);
