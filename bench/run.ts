@@ -20,7 +20,7 @@ import { loadConfig } from '../src/config';
 import { generateApiKey, keyEntry } from '../src/domain/api-keys';
 import { ensureMongodBinary, startEmbeddedMongod } from '../src/storage/embedded-mongod';
 import { figures, type GhzResult, type LoadFigures, runGhz } from './lib/ghz';
-import { type Child, cpuMsOf, machineCpu, memoryOf, REPO_ROOT, RssSampler, startNoopServer, startService } from './lib/processes';
+import { type Child, cpuMsOf, machineCpu, memoryOf, productionNodeFlags, REPO_ROOT, RssSampler, startNoopServer, startService } from './lib/processes';
 import { type KeptToken, seedInParallel, uidOf } from './lib/seed';
 import { renderFlamegraph } from './flamegraph';
 import { formatSummary, summarise } from './profile-summary';
@@ -164,6 +164,8 @@ interface ProbeResult {
   machineBusyPct: number | null;
   /** MongoDB operations per call, from serverStatus opcounters (plus committed transactions). */
   dbOpsPerCall: Record<string, number | null>;
+  /** Validation cache lookups per call, by result (service runs only, from its /metrics). */
+  cacheLookupsPerCall?: Record<string, number | null>;
 }
 
 interface Context {
@@ -186,8 +188,9 @@ async function dbCounters(admin: Db): Promise<Record<string, number>> {
   };
 }
 
-async function startProbe(ctx: Context, pid: number | undefined): Promise<Probe> {
+async function startProbe(ctx: Context, pid: number | undefined, metricsPort?: number): Promise<Probe> {
   const before = await dbCounters(ctx.admin);
+  const lookupsBefore = metricsPort ? (await serviceMetrics(metricsPort)).cacheLookups : undefined;
   const cpu = pid ? cpuMsOf(pid) : NaN;
   const mongodCpu = cpuMsOf(ctx.mongodPid);
   const machine = machineCpu();
@@ -202,7 +205,13 @@ async function startProbe(ctx: Context, pid: number | undefined): Promise<Probe>
       for (const key of ['query', 'update', 'insert', 'command', 'txnCommitted']) {
         dbOpsPerCall[key] = perCall(after[key]! - before[key]!, 3);
       }
+      const lookupsAfter = metricsPort ? (await serviceMetrics(metricsPort)).cacheLookups : undefined;
+      const cacheLookupsPerCall =
+        lookupsBefore && lookupsAfter
+          ? Object.fromEntries(Object.keys(lookupsAfter).map((k) => [k, perCall(lookupsAfter[k]! - (lookupsBefore[k] ?? 0), 3)]))
+          : undefined;
       return {
+        cacheLookupsPerCall,
         cpuMsPerCall: pid ? perCall(cpuAfter - cpu) : null,
         mongodCpuMsPerCall: perCall(mongodAfter - mongodCpu),
         machineBusyPct: round((100 * (m.busy - machine.busy)) / Math.max(1, m.total - machine.total), 1),
@@ -234,7 +243,7 @@ async function ghzSingle(ctx: Context, target: Child, workload: Single, dataKey:
   } else {
     await runGhz({ ...base, durationS: settings.warmupS, outFile: join(OUT, `ghz-${label}-warmup.json`) });
   }
-  const probe = await startProbe(ctx, target.pid);
+  const probe = await startProbe(ctx, target.pid, 'metricsPort' in target ? (target.metricsPort as number) : undefined);
   const result = await runGhz({ ...base, durationS: settings.durationS, outFile: join(OUT, `ghz-${label}.json`) });
   const probed = await probe.finish(result.count);
   return { ...strip(result), ...probed };
@@ -489,17 +498,21 @@ async function captureResponses(port: number, metadata: Record<string, string> |
 // Soak: RSS of the service over a long mixed run
 
 /** Calls handled so far and the V8 heap / external memory, from the service's /metrics. */
-async function serviceMetrics(metricsPort: number): Promise<{ calls: number; heapUsedMb: number; heapTotalMb: number; externalMb: number }> {
+async function serviceMetrics(metricsPort: number) {
   const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   let calls = 0;
   const gauges: Record<string, number> = {};
+  const cacheLookups: Record<string, number> = { hit: 0, miss: 0, bypass: 0 };
   for (const line of text.split('\n')) {
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
-    if (line.startsWith('grpc_server_handled_total{')) calls += value;
+    const lookup = /^authtoken_validation_cache_lookups_total\{result="(\w+)"\}/.exec(line)?.[1];
+    if (lookup) cacheLookups[lookup] = value;
+    else if (line.startsWith('grpc_server_handled_total{')) calls += value;
     else if (/^nodejs_(heap_size_used|heap_size_total|external_memory)_bytes /.test(line)) gauges[line.split(' ')[0]!] = value / 2 ** 20;
   }
   return {
     calls,
+    cacheLookups,
     heapUsedMb: round(gauges.nodejs_heap_size_used_bytes ?? NaN, 1)!,
     heapTotalMb: round(gauges.nodejs_heap_size_total_bytes ?? NaN, 1)!,
     externalMb: round(gauges.nodejs_external_memory_bytes ?? NaN, 1)!,
@@ -673,9 +686,9 @@ function markdown(results: Results): string {
   lines.push(`- Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB; load average at start ${m.loadavgStart}, at end ${m.loadavgEnd}${m.sharedMachine ? ` — ${m.sharedMachine}` : ''}`);
   lines.push(`- Node ${m.node}, mongod ${m.mongod} (single-node replica set, embedded, data in a temp folder), ghz ${m.ghz}, grpc-js ${m.grpcJs}, mongodb driver ${m.mongodbDriver}`);
   lines.push(`- ghz: concurrency ${m.concurrency}, duration ${m.durationS} s per run (warm-up ${m.warmupS} s; Validate: one pass over every sample token first), 1 connection, insecure${Number(m.repeat) > 1 ? `; each workload run ${m.repeat} times per target, the median kept` : ''}`);
-  lines.push(`- Service: \`node dist/src/main.js\`, LOG_LEVEL=${m.logLevel} (at info, one access-log line per call would dominate the CPU profile), MAX_TOKENS_PER_USER=${m.tokensPerUser}, ${m.apiKey ? 'one API key (full scope) sent as `authorization: Bearer` on every call, to both gRPC targets' : 'no API keys'}; RATE_LIMIT_PER_KEY=1000000 and UID_CREATE_LIMIT_PER_MINUTE=100000 (limiters on, never reached)`);
+  lines.push(`- Service: \`node ${m.nodeFlags ? `${m.nodeFlags} ` : ''}dist/src/main.js\` (as \`npm run serve\`), validation cache on (its default, VALIDATION_CACHE_ENTRIES=10000), LOG_LEVEL=${m.logLevel} (at info, one access-log line per call would dominate the CPU profile), MAX_TOKENS_PER_USER=${m.tokensPerUser}, ${m.apiKey ? 'one API key (full scope) sent as `authorization: Bearer` on every call, to both gRPC targets' : 'no API keys'}; RATE_LIMIT_PER_KEY=1000000 and UID_CREATE_LIMIT_PER_MINUTE=100000 (limiters on, never reached)`);
   lines.push(`- Data: ${m.dataset}`);
-  lines.push(`- Validate runs measure the steady state: every sample token was validated less than a minute before, so each call is one read (the last-use write happens at most once per token per minute; the "DB ops per call" column shows it).`);
+  lines.push(`- Validate runs measure the steady state: every sample token was validated less than a minute before, so no call writes its last use (at most once per token per minute), and a call is a cache hit or one read (the "cache lookups" and "DB ops per call" columns show which).`);
   if (m.quick) lines.push('- **Quick mode** (smoke run): short durations and a smaller large data set; the figures are indicative only.');
   lines.push('');
   lines.push('## Verdicts', '', '| target | measured | threshold | result |', '| --- | --- | --- | --- |');
@@ -696,9 +709,15 @@ function markdown(results: Results): string {
   lines.push('');
   lines.push('"rps vs composed" compares with a model, not a measurement: the throughput a service would have if each call cost exactly one no-op gRPC call plus the raw driver\'s operations, back to back on the same CPU: 1 / (1/no-op + 1/raw). It is the ceiling for "a little more than the gRPC stack and the database by themselves".');
   lines.push('');
-  lines.push('CPU per call (ms) and database operations per call, measured run only:', '');
-  lines.push('| workload | service CPU | no-op CPU | raw-driver CPU | mongod CPU (service run) | mongod CPU (raw run) | DB ops/call (service run) | machine busy % (service run) |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+  const d0 = results.dataSize;
+  const v0 = results.workloads.validate;
+  if (d0 && v0?.noop) {
+    lines.push('', `Validate with the cache off (the data-size run at ${d0.usersSmall.toLocaleString('en')} users, below): ${fmtRps(d0.small.service.rps)} calls/s, p50 ${fmt(d0.small.service.p50Ms)} ms: ${fmt(ratio(d0.small.service.rps, v0.noop.rps))}x the no-op server, ${fmt(ratio(d0.small.service.rps, d0.small.raw?.rps))}x the raw driver.`);
+  }
+  lines.push('');
+  lines.push('CPU per call (ms), validation cache lookups and database operations per call, measured run only:', '');
+  lines.push('| workload | service CPU | no-op CPU | raw-driver CPU | mongod CPU (service run) | mongod CPU (raw run) | cache lookups/call (service run) | DB ops/call (service run) | machine busy % (service run) |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |');
   for (const w of WORKLOADS) {
     const f = results.workloads[w];
     if (!f) continue;
@@ -706,7 +725,11 @@ function markdown(results: Results): string {
       .filter(([, v]) => v)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ');
-    lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${ops} | ${fmt(f.service.machineBusyPct, 0)} |`);
+    const lookups = Object.entries(f.service.cacheLookupsPerCall ?? {})
+      .filter(([, v]) => v)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${lookups || '–'} | ${ops} | ${fmt(f.service.machineBusyPct, 0)} |`);
   }
   const mix = results.workloads.mix;
   if (mix?.service.shares) {
@@ -718,6 +741,7 @@ function markdown(results: Results): string {
   const d = results.dataSize;
   if (d) {
     lines.push('', '## Data size: Validate at two sizes', '');
+    lines.push(`Against a second service process with the validation cache off (VALIDATION_CACHE_ENTRIES=0), so that every call reads the database: with the cache on, both sizes would be answered from memory.`, '');
     lines.push(`${d.usersSmall.toLocaleString('en')} vs ${d.usersLarge.toLocaleString('en')} users × ${d.tokensPerUser} tokens; ${d.validateSample} sample tokens each (spread over ${Math.min(d.usersSmall, d.validateSample)} and ${Math.min(d.usersLarge, d.validateSample)} users). Seeding the extra ${(d.usersLarge - d.usersSmall).toLocaleString('en')} users took ${fmt(d.seedSeconds, 0)} s (${fmtRps(d.seedTokensPerSecond)} tokens/s).`, '');
     lines.push('| users | service rps | p50 ms | p99 ms | raw driver rps | p50 ms | p99 ms |', '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     lines.push(`| ${d.usersSmall} | ${fmtRps(d.small.service.rps)} | ${fmt(d.small.service.p50Ms)} | ${fmt(d.small.service.p99Ms)} | ${fmtRps(d.small.raw?.rps)} | ${fmt(d.small.raw?.p50Ms)} | ${fmt(d.small.raw?.p99Ms)} |`);
@@ -818,6 +842,8 @@ async function main(): Promise<void> {
   log(`mongod ${status.version} pid ${mongodPid}, data in ${dataDir}`);
 
   let service: (Child & { metricsPort: number }) | undefined;
+  /** The same service with VALIDATION_CACHE_ENTRIES=0, for the data-size comparison. */
+  let uncached: (Child & { metricsPort: number }) | undefined;
   let noop: Child | undefined;
   let sampler: RssSampler | undefined;
   const results: Results = { meta: {}, workloads: {} };
@@ -831,7 +857,7 @@ async function main(): Promise<void> {
     if (settings.cpuProf) mkdirSync(profileDir, { recursive: true });
     // Production runs with API keys: one key of full scope, presented on every call.
     const apiKey = settings.apiKey ? generateApiKey() : undefined;
-    service = await startService({
+    const serviceOptions = {
       mongoUri: mongod.uri,
       dbName: DB_NAME,
       logLevel: settings.logLevel,
@@ -840,7 +866,8 @@ async function main(): Promise<void> {
       cpuProfDir: settings.cpuProf ? profileDir : undefined,
       entry: settings.serviceEntry,
       nodeOptions: settings.serviceNodeOptions?.split(/\s+/).filter(Boolean),
-    });
+    };
+    service = await startService(serviceOptions);
     sampler = new RssSampler(service.pid);
     log(`service pid ${service.pid} on port ${service.port}`);
     const metadata = apiKey ? { authorization: `Bearer ${apiKey}` } : undefined;
@@ -889,9 +916,12 @@ async function main(): Promise<void> {
     }
 
     if (settings.dataSize) {
-      log(`data size: Validate at ${settings.usersSmall} users (again, just before growing the data) ...`);
+      // The cache would serve both sizes from memory; what must stay flat as data grows is the
+      // database lookup, so this section runs against a second service process without the cache.
+      uncached = await startService({ ...serviceOptions, env: { VALIDATION_CACHE_ENTRIES: '0' }, cpuProfDir: undefined });
+      log(`data size: Validate at ${settings.usersSmall} users, cache off (service pid ${uncached.pid}) ...`);
       const small = {
-        service: await ghzSingle(ctx, service, 'validate', 'ghzValidate', 'size-small-service'),
+        service: await ghzSingle(ctx, uncached, 'validate', 'ghzValidate', 'size-small-service'),
         raw: settings.baselines ? await rawDriver(ctx, 'validate', 'raw', 'size-small') : undefined,
       };
       const large = await seedLarge(mongod.uri, db, dataset.validateSmall);
@@ -899,7 +929,7 @@ async function main(): Promise<void> {
       ctx.files = { ...ctx.files, ghzValidateLarge: largeFiles.ghzValidate!, rawLarge: largeFiles.raw! };
       log(`data size: Validate at ${settings.usersLarge} users ...`);
       const largeFigures = {
-        service: await ghzSingle(ctx, service, 'validate', 'ghzValidateLarge', 'size-large-service'),
+        service: await ghzSingle(ctx, uncached, 'validate', 'ghzValidateLarge', 'size-large-service'),
         raw: settings.baselines ? await rawDriver(ctx, 'validate', 'rawLarge', 'size-large') : undefined,
       };
       results.dataSize = {
@@ -915,6 +945,8 @@ async function main(): Promise<void> {
         rawP50Ratio: ratio(largeFigures.raw?.p50Ms, small.raw?.p50Ms),
       };
       // Subsequent runs (the soak) keep using the small sample.
+      await uncached.stop();
+      uncached = undefined;
     }
 
     if (settings.soak) {
@@ -944,6 +976,7 @@ async function main(): Promise<void> {
       warmupS: settings.warmupS,
       repeat: settings.repeat,
       logLevel: settings.logLevel,
+      nodeFlags: productionNodeFlags().join(' '),
       apiKey: settings.apiKey,
       tokensPerUser: settings.tokensPerUser,
       quick: settings.quick,
@@ -956,6 +989,7 @@ async function main(): Promise<void> {
   } finally {
     sampler?.stop();
     await noop?.stop();
+    await uncached?.stop();
     await service?.stop();
     await client.close();
     await mongod.stop();

@@ -3,7 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { freePort } from '../../src/storage/embedded-mongod';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/health/v1/health';
@@ -69,7 +69,7 @@ function baseEnv(): NodeJS.ProcessEnv {
       ([key]) =>
         !key.startsWith('OTEL_') &&
         !key.startsWith('TLS_') &&
-        !['PORT', 'HOST', 'METRICS_PORT', 'MONGODB_URI', 'MONGODB_DB', 'LOG_LEVEL', 'MAX_TOKENS_PER_USER', 'API_KEYS', 'API_KEYS_FILE', 'RATE_LIMIT_PER_KEY', 'UID_CREATE_LIMIT_PER_MINUTE'].includes(key),
+        !['PORT', 'HOST', 'METRICS_PORT', 'MONGODB_URI', 'MONGODB_DB', 'LOG_LEVEL', 'MAX_TOKENS_PER_USER', 'API_KEYS', 'API_KEYS_FILE', 'RATE_LIMIT_PER_KEY', 'UID_CREATE_LIMIT_PER_MINUTE', 'VALIDATION_CACHE_ENTRIES'].includes(key),
     ),
   );
 }
@@ -85,8 +85,18 @@ export interface ServiceOptions {
   cpuProfDir?: string;
   /** The service's entry point; dist/src/main.js by default (another build, to compare a change). */
   entry?: string;
-  /** Extra node flags for the service process. */
+  /** Extra node flags for the service process, after those of `npm run serve`. */
   nodeOptions?: string[];
+  /** Extra environment, e.g. VALIDATION_CACHE_ENTRIES=0 to measure the database path. */
+  env?: Record<string, string>;
+}
+
+/** The node flags production runs the service with: those of `npm run serve` (package.json). */
+export function productionNodeFlags(): string[] {
+  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const [node, ...rest] = scripts.serve!.split(/\s+/);
+  if (node !== 'node' || rest.at(-1) !== 'dist/src/main.js') throw new Error(`unexpected serve script: ${scripts.serve}`);
+  return rest.slice(0, -1);
 }
 
 /**
@@ -99,6 +109,7 @@ export async function startService(options: ServiceOptions): Promise<Child & { m
     const port = await freePort();
     const metricsPort = await freePort();
     const nodeArgs = [
+      ...productionNodeFlags(),
       ...(options.nodeOptions ?? []),
       ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
     ];
@@ -118,6 +129,7 @@ export async function startService(options: ServiceOptions): Promise<Child & { m
         // benchmark measures the work, not the refusals.
         RATE_LIMIT_PER_KEY: '1000000',
         UID_CREATE_LIMIT_PER_MINUTE: '100000',
+        ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
