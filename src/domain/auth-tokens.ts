@@ -55,6 +55,9 @@ export function newestFirst(a: { time: Date; id: string }, b: { time: Date; id: 
   return b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
 }
 
+/**
+ * Every use case takes the deadline of the call it serves (epoch ms), for storage: see TokenStore.
+ */
 export class AuthTokens {
   constructor(
     private readonly store: TokenStore,
@@ -63,7 +66,7 @@ export class AuthTokens {
     private readonly clock: Clock = () => new Date(),
   ) {}
 
-  async create(input: DeviceInput & { uid: string; force: boolean }) {
+  async create(input: DeviceInput & { uid: string; force: boolean }, deadline: number) {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const device = validDevice(v, input);
@@ -77,6 +80,7 @@ export class AuthTokens {
       stored,
       { replaceDeviceId, maxTokensPerUser: this.rules.maxTokensPerUser },
       now,
+      deadline,
     );
     this.events.issued(1);
     this.events.archived('EVICTED', evictedTokenIds.length);
@@ -85,13 +89,13 @@ export class AuthTokens {
     return { authToken, secret, evictedTokenIds, replacedTokenIds };
   }
 
-  async list(input: { uid: string; pageSize: number; pageToken: string }): Promise<Page<AuthToken> & { totalSize: number }> {
+  async list(input: { uid: string; pageSize: number; pageToken: string }, deadline: number): Promise<Page<AuthToken> & { totalSize: number }> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const pageSize = v.pageSize('page_size', input.pageSize);
     const after = v.pageToken('page_token', 'tokens', uid, input.pageToken);
     v.check();
-    const all = (await this.store.listTokens(uid)).sort((a, b) => newestFirst(position(a), position(b)));
+    const all = (await this.store.listTokens(uid, deadline)).sort((a, b) => newestFirst(position(a), position(b)));
     const remaining = after ? all.filter((t) => newestFirst(after, position(t)) < 0) : all;
     const items = remaining.slice(0, pageSize);
     const last = items.at(-1);
@@ -100,12 +104,12 @@ export class AuthTokens {
     return { items, nextPageToken, totalSize: all.length };
   }
 
-  async get(input: { uid: string; authToken: string }): Promise<AuthToken> {
+  async get(input: { uid: string; authToken: string }, deadline: number): Promise<AuthToken> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
     v.check();
-    return this.store.getToken(uid, token!.ref);
+    return this.store.getToken(uid, token!.ref, deadline);
   }
 
   async update(input: {
@@ -115,7 +119,7 @@ export class AuthTokens {
     userAgent: string;
     appInfo: JsonObject | undefined;
     updateMask: string[] | undefined;
-  }): Promise<AuthToken> {
+  }, deadline: number): Promise<AuthToken> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
@@ -130,33 +134,33 @@ export class AuthTokens {
     const paths = mask.length > 0 ? v.oneOf('update_mask', mask, UPDATABLE_TOKEN_FIELDS) : UPDATABLE_TOKEN_FIELDS.filter(given);
     v.check();
     const changes: TokenChanges = Object.fromEntries(paths.map((path) => [FIELD_OF_PATH[path], values[FIELD_OF_PATH[path]]]));
-    if (paths.length === 0) return this.store.getToken(uid, token!.ref);
-    return this.store.updateToken(uid, token!.ref, changes, this.clock());
+    if (paths.length === 0) return this.store.getToken(uid, token!.ref, deadline);
+    return this.store.updateToken(uid, token!.ref, changes, this.clock(), deadline);
   }
 
-  async delete(input: { uid: string; authToken: string }): Promise<ArchivedAuthToken> {
+  async delete(input: { uid: string; authToken: string }, deadline: number): Promise<ArchivedAuthToken> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
     v.check();
-    const archived = await this.store.deleteToken(uid, token!.ref, this.clock());
+    const archived = await this.store.deleteToken(uid, token!.ref, this.clock(), deadline);
     this.events.archived('DELETED', 1);
     return archived;
   }
 
-  async flush(input: { uid: string }): Promise<number> {
+  async flush(input: { uid: string }, deadline: number): Promise<number> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     v.check();
-    const count = await this.store.flushTokens(uid, this.clock());
+    const count = await this.store.flushTokens(uid, this.clock(), deadline);
     this.events.archived('FLUSHED', count);
     return count;
   }
 
   /** The login check on the hot path: one read, and a write at most once a minute per token. */
-  async validate(input: DeviceInput & { authToken: string }) {
+  async validate(input: DeviceInput & { authToken: string }, deadline: number) {
     try {
-      const result = await this.checkToken(input);
+      const result = await this.checkToken(input, deadline);
       this.events.validated('valid');
       return result;
     } catch (error) {
@@ -169,13 +173,13 @@ export class AuthTokens {
     }
   }
 
-  private async checkToken(input: DeviceInput & { authToken: string }) {
+  private async checkToken(input: DeviceInput & { authToken: string }, deadline: number) {
     const v = new RequestValidator();
     const secret = v.secretToken('auth_token', input.authToken);
     const device = validDevice(v, input);
     v.check();
     const { uid, tokenHash } = secret!;
-    const found = await this.store.findActiveToken(uid, tokenHash);
+    const found = await this.store.findActiveToken(uid, tokenHash, deadline);
     if (!found || !sameHash(found.token.tokenHash, tokenHash)) throw authTokenNotFound();
 
     let authToken = publicView(found.token);
@@ -186,7 +190,7 @@ export class AuthTokens {
       const usedAfter = new Date(now.getTime() - LAST_USE_WRITE_INTERVAL_MS);
       // Best effort: the token is valid whether or not the database could record its use now.
       const recorded = await this.store
-        .recordTokenUse(uid, authToken.tokenId, changes, now, usedAfter)
+        .recordTokenUse(uid, authToken.tokenId, changes, now, usedAfter, deadline)
         .catch((error: unknown) => {
           if (error instanceof DomainError) return false;
           throw error;
@@ -196,16 +200,16 @@ export class AuthTokens {
     return { uid, authToken, user: found.user };
   }
 
-  async listArchived(input: { uid: string; pageSize: number; pageToken: string }): Promise<Page<ArchivedAuthToken>> {
+  async listArchived(input: { uid: string; pageSize: number; pageToken: string }, deadline: number): Promise<Page<ArchivedAuthToken>> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const pageSize = v.pageSize('page_size', input.pageSize);
     const after = v.pageToken('page_token', 'archive', uid, input.pageToken);
     v.check();
-    const found = await this.store.listArchivedTokens(uid, after, pageSize + 1);
+    const found = await this.store.listArchivedTokens(uid, after, pageSize + 1, deadline);
     // The archive outlives DeleteUser, so an empty first page is the only case that asks whether
     // the uid was ever known.
-    if (found.length === 0 && !after && !(await this.store.getUser(uid))) {
+    if (found.length === 0 && !after && !(await this.store.getUser(uid, deadline))) {
       throw uidNotFound(uid);
     }
     const items = found.slice(0, pageSize);

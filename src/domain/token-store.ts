@@ -19,31 +19,37 @@ export interface IssueResult {
 
 export type TokenChanges = Partial<DeviceInfo>;
 
+/**
+ * Every method takes the deadline of the call it serves (epoch ms): storage stops working for it
+ * then (MongoDB's maxTimeMS), and fails with deadlineExceeded.
+ */
+type Deadline = number;
+
 export interface TokenStore {
   /** Throws uidAlreadyExists. Stores the user and its first token (if any) in one write. */
-  createUser(user: User, firstToken: StoredAuthToken | undefined): Promise<void>;
-  getUser(uid: string): Promise<User | undefined>;
+  createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void>;
+  getUser(uid: string, deadline: Deadline): Promise<User | undefined>;
   /** Deletes the user and archives its tokens as USER_DELETED, atomically. Returns how many. */
-  deleteUser(uid: string, now: Date): Promise<number>;
+  deleteUser(uid: string, now: Date, deadline: Deadline): Promise<number>;
 
-  issueToken(token: StoredAuthToken, options: IssueOptions, now: Date): Promise<IssueResult>;
+  issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<IssueResult>;
   /** Every active token of the user, in no particular order. */
-  listTokens(uid: string): Promise<AuthToken[]>;
-  getToken(uid: string, ref: TokenRef): Promise<AuthToken>;
-  updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date): Promise<AuthToken>;
+  listTokens(uid: string, deadline: Deadline): Promise<AuthToken[]>;
+  getToken(uid: string, ref: TokenRef, deadline: Deadline): Promise<AuthToken>;
+  updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date, deadline: Deadline): Promise<AuthToken>;
   /** Archives the token as DELETED, atomically. */
-  deleteToken(uid: string, ref: TokenRef, now: Date): Promise<ArchivedAuthToken>;
+  deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline): Promise<ArchivedAuthToken>;
   /** Archives every active token as FLUSHED, atomically. Returns how many. */
-  flushTokens(uid: string, now: Date): Promise<number>;
+  flushTokens(uid: string, now: Date, deadline: Deadline): Promise<number>;
 
   /** The validation lookup: one indexed read of one user document. Undefined if not active. */
-  findActiveToken(uid: string, tokenHash: Buffer): Promise<{ user: User; token: StoredAuthToken } | undefined>;
+  findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline): Promise<{ user: User; token: StoredAuthToken } | undefined>;
   /**
    * Sets last use to `now` plus `changes`, unless the token was already used after `usedAfter`
    * (so concurrent validations write once). Returns whether it wrote.
    */
-  recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date): Promise<boolean>;
+  recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline): Promise<boolean>;
 
   /** Most recently archived first, strictly after `after`; at most `limit`. */
-  listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number): Promise<ArchivedAuthToken[]>;
+  listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, deadline: Deadline): Promise<ArchivedAuthToken[]>;
 }

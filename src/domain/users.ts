@@ -6,6 +6,7 @@ import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenStore } from './token-store';
 import { RequestValidator } from './validation';
 
+/** Every use case takes the deadline of the call it serves (epoch ms), for storage. */
 export class Users {
   constructor(
     private readonly store: TokenStore,
@@ -19,7 +20,7 @@ export class Users {
     name: string;
     metadata: JsonObject | undefined;
     withAuthToken: boolean;
-  }): Promise<{ user: User; issued?: { authToken: AuthToken; secret: string } }> {
+  }, deadline: number): Promise<{ user: User; issued?: { authToken: AuthToken; secret: string } }> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const name = v.name('name', input.name);
@@ -28,21 +29,21 @@ export class Users {
     const now = this.clock();
     const user: User = { uid, name, metadata, createTime: now, updateTime: now };
     const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now) : undefined;
-    await this.store.createUser(user, first?.stored);
+    await this.store.createUser(user, first?.stored, deadline);
     if (first) this.events.issued(1);
     return { user, issued: first && { authToken: publicView(first.stored), secret: first.secret } };
   }
 
-  async get(input: { uid: string }): Promise<User> {
+  async get(input: { uid: string }, deadline: number): Promise<User> {
     const uid = this.validUid(input.uid);
-    const user = await this.store.getUser(uid);
+    const user = await this.store.getUser(uid, deadline);
     if (!user) throw uidNotFound(uid);
     return user;
   }
 
   /** Returns how many active tokens were archived as USER_DELETED. */
-  async delete(input: { uid: string }): Promise<number> {
-    const count = await this.store.deleteUser(this.validUid(input.uid), this.clock());
+  async delete(input: { uid: string }, deadline: number): Promise<number> {
+    const count = await this.store.deleteUser(this.validUid(input.uid), this.clock(), deadline);
     this.events.archived('USER_DELETED', count);
     return count;
   }

@@ -8,27 +8,27 @@ export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
   return implement(
     AuthTokenServiceService,
     {
-      createAuthToken: async (request) => {
-        const { authToken, secret, evictedTokenIds, replacedTokenIds } = await tokens.create(request);
+      createAuthToken: async (request, deadline) => {
+        const { authToken, secret, evictedTokenIds, replacedTokenIds } = await tokens.create(request, deadline);
         return { authToken: authTokenMessage(authToken, secret), evictedTokenIds, replacedTokenIds };
       },
-      listAuthTokens: async (request) => {
-        const { items, nextPageToken, totalSize } = await tokens.list(request);
+      listAuthTokens: async (request, deadline) => {
+        const { items, nextPageToken, totalSize } = await tokens.list(request, deadline);
         return { authTokens: items.map((t) => authTokenMessage(t)), nextPageToken, totalSize };
       },
-      getAuthToken: async (request) => authTokenMessage(await tokens.get(request)),
-      updateAuthToken: async (request) =>
-        authTokenMessage(await tokens.update(request)),
-      deleteAuthToken: async (request) => ({
-        archivedAuthToken: archivedAuthTokenMessage(await tokens.delete(request)),
+      getAuthToken: async (request, deadline) => authTokenMessage(await tokens.get(request, deadline)),
+      updateAuthToken: async (request, deadline) =>
+        authTokenMessage(await tokens.update(request, deadline)),
+      deleteAuthToken: async (request, deadline) => ({
+        archivedAuthToken: archivedAuthTokenMessage(await tokens.delete(request, deadline)),
       }),
-      flushAuthTokens: async (request) => ({ deletedCount: await tokens.flush(request) }),
-      validateAuthToken: async (request) => {
-        const { uid, authToken, user } = await tokens.validate(request);
+      flushAuthTokens: async (request, deadline) => ({ deletedCount: await tokens.flush(request, deadline) }),
+      validateAuthToken: async (request, deadline) => {
+        const { uid, authToken, user } = await tokens.validate(request, deadline);
         return { uid, authToken: authTokenMessage(authToken), user: userMessage(user) };
       },
-      listArchivedAuthTokens: async (request) => {
-        const { items, nextPageToken } = await tokens.listArchived(request);
+      listArchivedAuthTokens: async (request, deadline) => {
+        const { items, nextPageToken } = await tokens.listArchived(request, deadline);
         return { archivedAuthTokens: items.map(archivedAuthTokenMessage), nextPageToken };
       },
     },

@@ -12,7 +12,7 @@ import {
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
-import { withCallDeadline } from '../call-deadline';
+import { callDeadline } from '../call-deadline';
 import { badRequest } from '../domain/errors';
 import type { Logger } from '../logger';
 import type { AccessControl } from './access';
@@ -22,8 +22,9 @@ import { toStatusError } from './errors';
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
 
+/** Each handler gets the decoded request and the call's deadline (epoch ms, see callDeadline). */
 export type Handlers<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: RequestOf<S[K]>) => Promise<ResponseOf<S[K]>>;
+  [K in keyof S]: (request: RequestOf<S[K]>, deadline: number) => Promise<ResponseOf<S[K]>>;
 };
 
 export interface CallHooks {
@@ -66,7 +67,7 @@ export function implement<S extends ServiceDefinition>(
       const observed = hooks.observe(path);
       const started = process.hrtime.bigint();
       const requestId = call.metadata.get('x-request-id')[0]?.toString() || randomUUID();
-      const deadline = call.getDeadline();
+      const deadline = callDeadline(call.getDeadline());
       let keyName: string | undefined;
       const finish = (code: status, error?: unknown) => {
         const line = {
@@ -87,9 +88,9 @@ export function implement<S extends ServiceDefinition>(
         if (malformed !== undefined) {
           throw badRequest([{ field: '', description: `Not a well-formed ${method} request: ${malformed}.` }]);
         }
-        return handle(call.request);
+        return handle(call.request, deadline);
       };
-      withCallDeadline(deadline instanceof Date ? deadline.getTime() : deadline, serve).then(
+      serve().then(
         (response) => {
           callback(null, response);
           finish(status.OK);

@@ -8,15 +8,15 @@ export function userService(users: Users, hooks: CallHooks) {
   return implement(
     UserServiceService,
     {
-      createUser: async (request) => {
-        const { user, issued } = await users.create(request);
+      createUser: async (request, deadline) => {
+        const { user, issued } = await users.create(request, deadline);
         return {
           user: userMessage(user),
           authToken: issued && authTokenMessage(issued.authToken, issued.secret),
         };
       },
-      getUser: async (request) => userMessage(await users.get(request)),
-      deleteUser: async (request) => ({ archivedTokenCount: await users.delete(request) }),
+      getUser: async (request, deadline) => userMessage(await users.get(request, deadline)),
+      deleteUser: async (request, deadline) => ({ archivedTokenCount: await users.delete(request, deadline) }),
     },
     hooks,
   );

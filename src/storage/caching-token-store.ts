@@ -19,19 +19,19 @@ export function cachingValidations(
       }
     };
   return {
-    createUser: (user, firstToken) => store.createUser(user, firstToken),
-    getUser: (uid) => store.getUser(uid),
+    createUser: (user, firstToken, deadline) => store.createUser(user, firstToken, deadline),
+    getUser: (uid, deadline) => store.getUser(uid, deadline),
     deleteUser: invalidating(store.deleteUser.bind(store)),
     issueToken: invalidating(store.issueToken.bind(store), ([token]) => token.uid),
-    listTokens: (uid) => store.listTokens(uid),
-    getToken: (uid, ref) => store.getToken(uid, ref),
+    listTokens: (uid, deadline) => store.listTokens(uid, deadline),
+    getToken: (uid, ref, deadline) => store.getToken(uid, ref, deadline),
     updateToken: invalidating(store.updateToken.bind(store)),
     deleteToken: invalidating(store.deleteToken.bind(store)),
     flushTokens: invalidating(store.flushTokens.bind(store)),
     recordTokenUse: invalidating(store.recordTokenUse.bind(store)),
-    listArchivedTokens: (uid, after, limit) => store.listArchivedTokens(uid, after, limit),
-    async findActiveToken(uid, tokenHash) {
-      const { found, result } = await cache.lookup(uid, tokenHash, () => store.findActiveToken(uid, tokenHash));
+    listArchivedTokens: (uid, after, limit, deadline) => store.listArchivedTokens(uid, after, limit, deadline),
+    async findActiveToken(uid, tokenHash, deadline) {
+      const { found, result } = await cache.lookup(uid, tokenHash, () => store.findActiveToken(uid, tokenHash, deadline));
       observe(result);
       return found;
     },

@@ -4,7 +4,6 @@
 // Every change that archives tokens runs in one transaction with the change to the user document,
 // so a crash between the two can lose nothing: either both happen or neither does.
 import type { ClientSession, Collection, Db, Filter, MongoClient, Timestamp } from 'mongodb';
-import { remainingCallTimeMs } from '../call-deadline';
 import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../domain/token-store';
@@ -50,33 +49,33 @@ export class MongoTokenStore implements TokenStore {
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
   }
 
-  async createUser(user: User, firstToken: StoredAuthToken | undefined): Promise<void> {
+  async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: number): Promise<void> {
     try {
-      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []), timeLimit());
+      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []), timeLimit(deadline));
     } catch (error) {
       if ((error as { code?: unknown }).code === DUPLICATE_KEY) throw uidAlreadyExists(user.uid);
       throw error;
     }
   }
 
-  async getUser(uid: string): Promise<User | undefined> {
-    const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS, ...timeLimit() });
+  async getUser(uid: string, deadline: number): Promise<User | undefined> {
+    const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS, ...timeLimit(deadline) });
     return doc ? toUser(doc) : undefined;
   }
 
-  deleteUser(uid: string, now: Date): Promise<number> {
-    return this.inTransaction(async (session) => {
+  deleteUser(uid: string, now: Date, deadline: number): Promise<number> {
+    return this.inTransaction(deadline, async (session) => {
       const deleted = await this.users.findOneAndDelete(
         { _id: uid },
-        { session, projection: { tokens: 1 }, ...timeLimit() },
+        { session, projection: { tokens: 1 }, ...timeLimit(deadline) },
       );
       if (!deleted) throw uidNotFound(uid);
-      await this.archiveTokens(uid, deleted.tokens, ArchiveReason.USER_DELETED, now, session);
+      await this.archiveTokens(uid, deleted.tokens, ArchiveReason.USER_DELETED, now, session, deadline);
       return deleted.tokens.length;
     });
   }
 
-  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date): Promise<IssueResult> {
+  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: number): Promise<IssueResult> {
     const { uid } = token;
     const max = options.maxTokensPerUser;
     if (options.replaceDeviceId === undefined) {
@@ -90,16 +89,16 @@ export class MongoTokenStore implements TokenStore {
           tokens: { $not: { $elemMatch: { createTime: { $gte: token.createTime } } } },
         },
         { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } } },
-        timeLimit(),
+        timeLimit(deadline),
       );
       if (belowCap.matchedCount === 1) {
         return { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] };
       }
     }
-    return this.inTransaction(async (session) => {
+    return this.inTransaction(deadline, async (session) => {
       // Reading inside the transaction makes the computed eviction exact: if another writer
       // changes the document before we commit, our write conflicts and the whole attempt reruns.
-      const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit() });
+      const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit(deadline) });
       if (!user) throw uidNotFound(uid);
       const replaced = user.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
       const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(oldestFirst);
@@ -114,16 +113,16 @@ export class MongoTokenStore implements TokenStore {
         await this.users.updateOne(
           { _id: uid },
           { $pull: { tokens: { id: { $in: replaced.map((t) => t.id) } } } },
-          { session, ...timeLimit() },
+          { session, ...timeLimit(deadline) },
         );
       }
       await this.users.updateOne(
         { _id: uid },
         { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
-        { session, ...timeLimit() },
+        { session, ...timeLimit(deadline) },
       );
-      await this.archiveTokens(uid, replaced, ArchiveReason.REPLACED, now, session);
-      await this.archiveTokens(uid, evicted, ArchiveReason.EVICTED, now, session);
+      await this.archiveTokens(uid, replaced, ArchiveReason.REPLACED, now, session, deadline);
+      await this.archiveTokens(uid, evicted, ArchiveReason.EVICTED, now, session, deadline);
       return {
         createTime,
         evictedTokenIds: evicted.map((t) => t.id),
@@ -132,87 +131,87 @@ export class MongoTokenStore implements TokenStore {
     });
   }
 
-  async listTokens(uid: string) {
-    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, ...timeLimit() });
+  async listTokens(uid: string, deadline: number) {
+    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, ...timeLimit(deadline) });
     if (!user) throw uidNotFound(uid);
     return user.tokens.map((t) => toAuthToken(uid, t));
   }
 
-  async getToken(uid: string, ref: TokenRef) {
+  async getToken(uid: string, ref: TokenRef, deadline: number) {
     const match = tokenFilter(ref);
     const user = await this.users.findOne(
       { _id: uid, tokens: { $elemMatch: match } },
-      { projection: { tokens: { $elemMatch: match } }, ...timeLimit() },
+      { projection: { tokens: { $elemMatch: match } }, ...timeLimit(deadline) },
     );
-    if (!user) throw await this.notFound(uid);
+    if (!user) throw await this.notFound(uid, deadline);
     return toAuthToken(uid, user.tokens[0]!);
   }
 
-  async updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date) {
+  async updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date, deadline: number) {
     const match = tokenFilter(ref);
     const user = await this.users.findOneAndUpdate(
       { _id: uid, tokens: { $elemMatch: match } },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.updateTime': now } },
-      { projection: { tokens: { $elemMatch: match } }, returnDocument: 'after', ...timeLimit() },
+      { projection: { tokens: { $elemMatch: match } }, returnDocument: 'after', ...timeLimit(deadline) },
     );
-    if (!user) throw await this.notFound(uid);
+    if (!user) throw await this.notFound(uid, deadline);
     return toAuthToken(uid, user.tokens[0]!);
   }
 
-  deleteToken(uid: string, ref: TokenRef, now: Date) {
+  deleteToken(uid: string, ref: TokenRef, now: Date, deadline: number) {
     const match = tokenFilter(ref);
-    return this.inTransaction(async (session) => {
+    return this.inTransaction(deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
         { _id: uid, tokens: { $elemMatch: match } },
         { $pull: { tokens: match } },
-        { session, projection: { tokens: { $elemMatch: match } }, returnDocument: 'before', ...timeLimit() },
+        { session, projection: { tokens: { $elemMatch: match } }, returnDocument: 'before', ...timeLimit(deadline) },
       );
-      if (!before) throw await this.notFound(uid, session);
-      const [archived] = await this.archiveTokens(uid, before.tokens, ArchiveReason.DELETED, now, session);
+      if (!before) throw await this.notFound(uid, deadline, session);
+      const [archived] = await this.archiveTokens(uid, before.tokens, ArchiveReason.DELETED, now, session, deadline);
       return toArchivedAuthToken(archived!);
     });
   }
 
-  flushTokens(uid: string, now: Date): Promise<number> {
-    return this.inTransaction(async (session) => {
+  flushTokens(uid: string, now: Date, deadline: number): Promise<number> {
+    return this.inTransaction(deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
         { _id: uid },
         { $set: { tokens: [] } },
-        { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit() },
+        { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
       );
       if (!before) throw uidNotFound(uid);
-      await this.archiveTokens(uid, before.tokens, ArchiveReason.FLUSHED, now, session);
+      await this.archiveTokens(uid, before.tokens, ArchiveReason.FLUSHED, now, session, deadline);
       return before.tokens.length;
     }, (count) => count > 0);
   }
 
-  async findActiveToken(uid: string, tokenHash: Buffer) {
+  async findActiveToken(uid: string, tokenHash: Buffer, deadline: number) {
     const match = { hash: tokenHash };
     const user = await this.users.findOne(
       { _id: uid, tokens: { $elemMatch: match } },
-      { projection: { ...USER_FIELDS, tokens: { $elemMatch: match } }, ...timeLimit() },
+      { projection: { ...USER_FIELDS, tokens: { $elemMatch: match } }, ...timeLimit(deadline) },
     );
     return user ? { user: toUser(user), token: toStoredAuthToken(uid, user.tokens[0]!) } : undefined;
   }
 
-  async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date) {
+  async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: number) {
     const result = await this.users.updateOne(
       {
         _id: uid,
         tokens: { $elemMatch: { id: tokenId, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
       },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.lastUsedTime': now } },
-      { maxTimeMS: Math.min(timeLimit().maxTimeMS, LAST_USE_WRITE_BUDGET_MS) },
+      { maxTimeMS: Math.min(timeLimit(deadline).maxTimeMS, LAST_USE_WRITE_BUDGET_MS) },
     );
     return result.modifiedCount === 1;
   }
 
-  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number) {
+  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, deadline: number) {
     const filter: Filter<ArchivedTokenDoc> = after
       ? { uid, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
       : { uid };
     const docs = await this.archive
-      .find(filter, timeLimit())
+      .find(filter, timeLimit(deadline))
       .sort({ archiveTime: -1, _id: -1 })
       .limit(limit)
       .toArray();
@@ -225,16 +224,17 @@ export class MongoTokenStore implements TokenStore {
     reason: ArchiveReason,
     now: Date,
     session: ClientSession,
+    deadline: number,
   ): Promise<ArchivedTokenDoc[]> {
     if (tokens.length === 0) return [];
     const docs = tokens.map((t) => toArchivedDoc(uid, t, reason, now));
-    await this.archive.insertMany(docs, { session, ...timeLimit() });
+    await this.archive.insertMany(docs, { session, ...timeLimit(deadline) });
     return docs;
   }
 
   /** Which of the two not-found errors applies, once the token lookup has missed. */
-  private async notFound(uid: string, session?: ClientSession) {
-    const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1, ...timeLimit() });
+  private async notFound(uid: string, deadline: number, session?: ClientSession) {
+    const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1, ...timeLimit(deadline) });
     return exists ? authTokenNotFound() : uidNotFound(uid);
   }
 
@@ -244,6 +244,7 @@ export class MongoTokenStore implements TokenStore {
    * change stream has delivered that change: from then on no replica serves a revoked token.
    */
   private async inTransaction<T>(
+    deadline: number,
     work: (session: ClientSession) => Promise<T>,
     changedUsers: (result: T) => boolean = () => true,
   ): Promise<T> {
@@ -260,7 +261,7 @@ export class MongoTokenStore implements TokenStore {
       const result = await session.withTransaction(() => once(session), {
         readConcern: { level: 'snapshot' },
         writeConcern: { w: 'majority' },
-        maxCommitTimeMS: timeLimit().maxTimeMS,
+        maxCommitTimeMS: timeLimit(deadline).maxTimeMS,
       });
       return { result, committedAt: session.operationTime };
     });
@@ -270,11 +271,11 @@ export class MongoTokenStore implements TokenStore {
 }
 
 /**
- * The database time an operation may take: what is left of the gRPC call's deadline. Once it has
+ * The database time an operation may take: what is left of the call's deadline. Once it has
  * passed, no further operation starts (and MongoDB stops one that runs over, with code 50).
  */
-function timeLimit(): { maxTimeMS: number } {
-  const remaining = Math.floor(remainingCallTimeMs());
+function timeLimit(deadline: number): { maxTimeMS: number } {
+  const remaining = Math.floor(deadline - Date.now());
   if (remaining <= 0) throw deadlineExceeded();
   return { maxTimeMS: remaining };
 }

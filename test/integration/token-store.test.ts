@@ -5,12 +5,15 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { inject } from 'vitest';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import type { TokenStore } from '../../src/domain/token-store';
+import { callDeadline } from '../../src/call-deadline';
 import { createLogger } from '../../src/logger';
 import { type Database, openDatabase } from '../../src/storage/database';
 
 let database: Database;
 let store: TokenStore;
 const dbName = `test_store_${randomUUID().slice(0, 8)}`;
+/** A deadline for store calls: the default budget a gRPC call without one gets. */
+const soon = () => callDeadline(Infinity);
 /** The store itself; the validation cache in front of it has tests of its own. */
 const UNCACHED = { validationCacheEntries: 0, log: createLogger('silent') };
 
@@ -26,10 +29,10 @@ afterAll(async () => {
 
 async function userWithClock(uid: string) {
   const now = new Date('2026-06-01T12:00:00.000Z');
-  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined);
+  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined, soon());
   return async (at: Date, max = 100) => {
     const { stored } = newToken(uid, NO_DEVICE, at);
-    const result = await store.issueToken(stored, { replaceDeviceId: undefined, maxTokensPerUser: max }, at);
+    const result = await store.issueToken(stored, { replaceDeviceId: undefined, maxTokensPerUser: max }, at, soon());
     return { tokenId: stored.tokenId, ...result };
   };
 }
@@ -55,7 +58,7 @@ test('at the cap, the token evicted is the oldest, never the one just issued, wh
   const second = await issue(new Date('2026-06-01T12:00:01.000Z'), 2);
   const behind = await issue(new Date('2026-06-01T11:00:00.000Z'), 2);
   expect(behind.evictedTokenIds).toEqual([oldest.tokenId]);
-  const active = await store.listTokens('at-cap');
+  const active = await store.listTokens('at-cap', soon());
   expect(active.map((t) => t.tokenId).sort()).toEqual([second.tokenId, behind.tokenId].sort());
   expect(behind.createTime.getTime()).toBe(second.createTime.getTime() + 1);
 });
