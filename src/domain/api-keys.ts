@@ -1,7 +1,7 @@
 // API keys for the services that call this one, with CometChat-style scopes. The service is
 // configured with key hashes only (name:scope:sha256hex); the key itself is shown once, by
 // `npm run keys -- create`.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { randomBase62 } from './token-format';
 
 export const SCOPES = ['full', 'auth_only', 'validate'] as const;
@@ -30,7 +30,7 @@ export function generateApiKey(): string {
 }
 
 export function hashApiKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  return hash('sha256', key, 'buffer');
 }
 
 /** The configuration line for a key: what operators put in API_KEYS or API_KEYS_FILE. */
@@ -56,7 +56,17 @@ export function parseKeyEntries(text: string): ConfiguredKey[] {
     });
 }
 
+/** Bounds the memo of matched keys, whatever callers send. */
+const MAX_MATCHED_KEYS = 1_000;
+
 export class ApiKeys {
+  /**
+   * Keys presented before and found, so the next call skips hashing. Only keys that matched are
+   * kept (one entry per configured key in use), never failures; so the lookup can tell a prober
+   * nothing the constant-time comparison below would not.
+   */
+  private readonly matched = new Map<string, ConfiguredKey>();
+
   constructor(private readonly keys: readonly ConfiguredKey[]) {}
 
   get size(): number {
@@ -65,11 +75,14 @@ export class ApiKeys {
 
   /** The configured key matching `presented`. Every configured hash is compared, in constant time. */
   find(presented: string): ConfiguredKey | undefined {
-    const hash = hashApiKey(presented);
+    const known = this.matched.get(presented);
+    if (known) return known;
+    const presentedHash = hashApiKey(presented);
     let found: ConfiguredKey | undefined;
     for (const key of this.keys) {
-      if (timingSafeEqual(key.hash, hash)) found = key;
+      if (timingSafeEqual(key.hash, presentedHash)) found = key;
     }
+    if (found && this.matched.size < MAX_MATCHED_KEYS) this.matched.set(presented, found);
     return found;
   }
 

@@ -6,7 +6,7 @@
 // The uid is what makes validation a single indexed read of one user document (and, in a cluster
 // sharded by uid, of one shard). The secret's 30 base62 characters carry 178 bits from the CSPRNG.
 // Only the SHA-256 of the whole token is ever stored.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { TokenRef } from './model';
 import { UID_PATTERN } from './rules';
@@ -58,7 +58,7 @@ export function parseTokenRef(value: string): { ref: TokenRef; uid?: string } | 
 }
 
 export function hashToken(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
+  return hash('sha256', token, 'buffer');
 }
 
 export function sameHash(a: Buffer, b: Buffer): boolean {

@@ -66,19 +66,21 @@ export function implement<S extends ServiceDefinition>(
       const end = hooks.inFlight.begin();
       const observed = hooks.observe(path);
       const started = process.hrtime.bigint();
-      const requestId = call.metadata.get('x-request-id')[0]?.toString() || randomUUID();
       const deadline = callDeadline(call.getDeadline());
       let keyName: string | undefined;
       const finish = (code: status, error?: unknown) => {
-        const line = {
-          method: path.slice(1),
-          code: status[code],
-          durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-          requestId,
-          key: keyName,
-        };
-        if (code === status.INTERNAL) hooks.log.error({ ...line, err: error }, 'call failed');
-        else hooks.log.info(line, 'call');
+        const failed = code === status.INTERNAL;
+        if (failed || hooks.log.isLevelEnabled('info')) {
+          const line = {
+            method: path.slice(1),
+            code: status[code],
+            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+            requestId: call.metadata.get('x-request-id')[0]?.toString() || randomUUID(),
+            key: keyName,
+          };
+          if (failed) hooks.log.error({ ...line, err: error }, 'call failed');
+          else hooks.log.info(line, 'call');
+        }
         observed(status[code]);
         end();
       };
