@@ -44,4 +44,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful shutdown, SHUTDOWN_GRACE_MS).
 # The heap flags are those of `npm run serve` (package.json): without them V8 sizes its heap from
 # the machine, not from what the service needs.
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=8", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=16", "dist/src/main.js"]
