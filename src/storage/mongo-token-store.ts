@@ -240,8 +240,8 @@ export class MongoTokenStore implements TokenStore {
 
   /**
    * Runs `work` in a transaction. Every transaction here revokes tokens (or may), so once it has
-   * committed a change to `users` (`changedUsers`), it returns only when the validation cache's
-   * change stream has delivered that change: from then on no replica serves a revoked token.
+   * committed a change to `users` (`changedUsers`), it returns only when this replica's change
+   * stream has delivered that change; other replicas' streams get it at about the same moment.
    */
   private async inTransaction<T>(
     deadline: number,
