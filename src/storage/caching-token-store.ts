@@ -19,17 +19,17 @@ export function cachingValidations(
       }
     };
   return {
-    createUser: (user, firstToken, deadline) => store.createUser(user, firstToken, deadline),
-    getUser: (uid, deadline) => store.getUser(uid, deadline),
+    createUser: store.createUser.bind(store),
+    getUser: store.getUser.bind(store),
     deleteUser: invalidating(store.deleteUser.bind(store)),
     issueToken: invalidating(store.issueToken.bind(store), ([token]) => token.uid),
-    listTokens: (uid, deadline) => store.listTokens(uid, deadline),
-    getToken: (uid, ref, deadline) => store.getToken(uid, ref, deadline),
+    listTokens: store.listTokens.bind(store),
+    getToken: store.getToken.bind(store),
     updateToken: invalidating(store.updateToken.bind(store)),
     deleteToken: invalidating(store.deleteToken.bind(store)),
     flushTokens: invalidating(store.flushTokens.bind(store)),
     recordTokenUse: invalidating(store.recordTokenUse.bind(store)),
-    listArchivedTokens: (uid, after, limit, deadline) => store.listArchivedTokens(uid, after, limit, deadline),
+    listArchivedTokens: store.listArchivedTokens.bind(store),
     async findActiveToken(uid, tokenHash, deadline) {
       const { found, result } = await cache.lookup(uid, tokenHash, () => store.findActiveToken(uid, tokenHash, deadline));
       observe(result);
