@@ -714,7 +714,6 @@ function markdown(results: Results): string {
   }
   lines.push('');
   lines.push('"rps vs composed" compares with a model, not a measurement: the throughput a service would have if each call cost exactly one no-op gRPC call plus the raw driver\'s operations, back to back on the same CPU: 1 / (1/no-op + 1/raw). It is the ceiling for "a little more than the gRPC stack and the database by themselves".');
-  lines.push('');
   const d0 = results.dataSize;
   const v0 = results.workloads.validate;
   if (d0 && v0?.noop) {
@@ -727,15 +726,8 @@ function markdown(results: Results): string {
   for (const w of WORKLOADS) {
     const f = results.workloads[w];
     if (!f) continue;
-    const ops = Object.entries(f.service.dbOpsPerCall ?? {})
-      .filter(([, v]) => v)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    const lookups = Object.entries(f.service.cacheLookupsPerCall ?? {})
-      .filter(([, v]) => v)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${lookups || '–'} | ${ops} | ${fmt(f.service.machineBusyPct, 0)} |`);
+    const lookups = nonZeroCounts(f.service.cacheLookupsPerCall) || '–';
+    lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${lookups} | ${nonZeroCounts(f.service.dbOpsPerCall)} | ${fmt(f.service.machineBusyPct, 0)} |`);
   }
   const mix = results.workloads.mix;
   if (mix?.service.shares) {
@@ -765,6 +757,14 @@ function markdown(results: Results): string {
   }
   if (results.meta.plot) lines.push('', '![throughput and p99 per workload](latest.png)');
   return `${lines.join('\n')}\n`;
+}
+
+/** "query 1.002, update 0.1": the non-zero per-call counts of a run. */
+function nonZeroCounts(counts: Record<string, number | null> | undefined): string {
+  return Object.entries(counts ?? {})
+    .filter(([, v]) => v)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 }
 
 /** Whether an achieved mix is more than 2 points away from 90/9/1 for any method. */
