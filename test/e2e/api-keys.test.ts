@@ -19,7 +19,7 @@ import { type Scope, generateApiKey, keyEntry } from '../../src/domain/api-keys'
 import { pollUntil, runBinary } from '../support/go-binaries';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import { grpcError, startTestService, type TestService } from '../support/service';
-import { snapshot } from './helpers';
+import { SERVED_SERVICES, snapshot } from './helpers';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const run = promisify(execFile);
@@ -349,13 +349,7 @@ describe('health and reflection stay open on a keyed server', () => {
     const address = `127.0.0.1:${svc.port}`;
     const list = await runBinary(grpcurl, ['-plaintext', address, 'list']);
     expect(list.code, list.stderr).toBe(0);
-    expect(list.stdout.trim().split('\n')).toEqual([
-      'authtoken.v1.AuthTokenService',
-      'authtoken.v1.UserService',
-      'grpc.health.v1.Health',
-      'grpc.reflection.v1.ServerReflection',
-      'grpc.reflection.v1alpha.ServerReflection',
-    ]);
+    expect(list.stdout.trim().split('\n')).toEqual(SERVED_SERVICES);
     const describeResult = await runBinary(grpcurl, ['-plaintext', address, 'describe', 'authtoken.v1.UserService']);
     expect(describeResult.code, describeResult.stderr).toBe(0);
     expect(describeResult.stdout).toContain('rpc CreateUser ( .authtoken.v1.CreateUserRequest ) returns ( .authtoken.v1.CreateUserResponse );');

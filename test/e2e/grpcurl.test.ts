@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
 import { type RunResult, runBinary } from '../support/go-binaries';
 import { startTestService, type TestService } from '../support/service';
+import { SERVED_SERVICES } from './helpers';
 
 let grpcurl: string;
 let svc: TestService;
@@ -40,13 +41,7 @@ const exitFor = (code: number) => 64 + code;
 test('reflection: list shows both services, describe resolves services and messages', async () => {
   const list = await grpcurlRaw([`127.0.0.1:${svc.port}`, 'list']);
   expect(list.code).toBe(0);
-  expect(list.stdout.trim().split('\n')).toEqual([
-    'authtoken.v1.AuthTokenService',
-    'authtoken.v1.UserService',
-    'grpc.health.v1.Health',
-    'grpc.reflection.v1.ServerReflection',
-    'grpc.reflection.v1alpha.ServerReflection',
-  ]);
+  expect(list.stdout.trim().split('\n')).toEqual(SERVED_SERVICES);
 
   const methods = await grpcurlRaw([`127.0.0.1:${svc.port}`, 'list', 'authtoken.v1.AuthTokenService']);
   expect(methods.code).toBe(0);

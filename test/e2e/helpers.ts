@@ -12,6 +12,15 @@ export interface Issued {
   replaced: string[];
 }
 
+/** What the server offers, as grpcurl lists it by reflection. */
+export const SERVED_SERVICES = [
+  'authtoken.v1.AuthTokenService',
+  'authtoken.v1.UserService',
+  'grpc.health.v1.Health',
+  'grpc.reflection.v1.ServerReflection',
+  'grpc.reflection.v1alpha.ServerReflection',
+];
+
 /** Creates a user without a token. */
 export async function createUser(svc: TestService, uid: string, name = `User ${uid}`): Promise<void> {
   await svc.users.createUser({ uid, name });
