@@ -86,6 +86,13 @@ async function servedFromMemory(svc: TestService, secret: string) {
   return result;
 }
 
+/** A token issued through A for `uid`, once `svc` answers its validation from memory. */
+async function tokenHeldBy(svc: TestService, uid: string, request: { deviceId?: string } = {}) {
+  const token = await issue(a, uid, request);
+  await servedFromMemory(svc, token.secret);
+  return token;
+}
+
 /**
  * How a test knows that B's change stream has delivered everything committed so far, without
  * looking inside B: a user of its own whose token B holds in memory. Changes arrive in commit
@@ -97,8 +104,7 @@ async function servedFromMemory(svc: TestService, secret: string) {
 async function sentinelHeldBy(svc: TestService, uid: string) {
   const sentinelUid = `${uid}-sentinel`;
   await createUser(a, sentinelUid);
-  const token = await issue(a, sentinelUid);
-  await servedFromMemory(svc, token.secret);
+  const token = await tokenHeldBy(svc, sentinelUid);
   return {
     async delivered() {
       await usersByHand().updateOne({ _id: sentinelUid }, { $inc: { feedProbe: 1 } });
@@ -118,49 +124,44 @@ async function expectRefused(svc: TestService, secret: string) {
 
 test('a repeated validation is served from memory, with the same answer the database gave', async () => {
   await createUser(a, 'repeat');
-  const [token] = await issueMany(a, 'repeat', 1);
-  const first = await validate(b, token!.secret);
-  const fromMemory = await servedFromMemory(b, token!.secret);
+  const token = await issue(a, 'repeat');
+  const first = await validate(b, token.secret);
+  const fromMemory = await servedFromMemory(b, token.secret);
   expect(first.ok && fromMemory.ok && fromMemory.response).toEqual(first.ok && first.response);
 });
 
-/** Each way a token stops being active, done through `by` to a token B holds in memory. */
+/** Each way a token stops being active, applied to a token B holds in memory; returns its secret. */
 const revocations: { name: string; revoke: (uid: string, round: number) => Promise<string> }[] = [
   {
     name: 'DeleteAuthToken on replica A',
     async revoke(uid) {
-      const [token] = await issueMany(a, uid, 1);
-      await servedFromMemory(b, token!.secret);
-      await a.tokens.deleteAuthToken({ uid, authToken: token!.secret });
-      return token!.secret;
+      const token = await tokenHeldBy(b, uid);
+      await a.tokens.deleteAuthToken({ uid, authToken: token.secret });
+      return token.secret;
     },
   },
   {
     name: 'FlushAuthTokens on replica A',
     async revoke(uid) {
-      const [token] = await issueMany(a, uid, 1);
-      await servedFromMemory(b, token!.secret);
+      const token = await tokenHeldBy(b, uid);
       await a.tokens.flushAuthTokens({ uid });
-      return token!.secret;
+      return token.secret;
     },
   },
   {
     name: `eviction by the ${CAP + 1}th CreateAuthToken on replica A`,
     async revoke(uid) {
-      const [oldest, ...rest] = await issueMany(a, uid, CAP);
-      await servedFromMemory(b, oldest!.secret);
-      const newest = await issue(a, uid);
-      expect(newest.evicted).toEqual([oldest!.tokenId]);
-      expect(rest).toHaveLength(CAP - 1);
-      return oldest!.secret;
+      const oldest = await tokenHeldBy(b, uid);
+      await issueMany(a, uid, CAP - 1);
+      expect((await issue(a, uid)).evicted).toEqual([oldest.tokenId]);
+      return oldest.secret;
     },
   },
   {
     name: 'replacement by a CreateAuthToken for the same device on replica A',
     async revoke(uid, round) {
       const deviceId = `device-${round}`;
-      const old = await issue(a, uid, { deviceId });
-      await servedFromMemory(b, old.secret);
+      const old = await tokenHeldBy(b, uid, { deviceId });
       expect((await issue(a, uid, { deviceId })).replaced).toEqual([old.tokenId]);
       return old.secret;
     },
@@ -168,22 +169,20 @@ const revocations: { name: string; revoke: (uid: string, round: number) => Promi
   {
     name: 'DeleteUser on replica A',
     async revoke(uid) {
-      const [token] = await issueMany(a, uid, 1);
-      await servedFromMemory(b, token!.secret);
+      const token = await tokenHeldBy(b, uid);
       await a.users.deleteUser({ uid });
-      return token!.secret;
+      return token.secret;
     },
   },
   {
     name: 'a hand-written $pull in the database',
     async revoke(uid) {
-      const [token] = await issueMany(a, uid, 1);
-      await servedFromMemory(b, token!.secret);
+      const token = await tokenHeldBy(b, uid);
       await usersByHand().updateOne(
         { _id: uid },
-        { $pull: { tokens: { id: token!.tokenId } } },
+        { $pull: { tokens: { id: token.tokenId } } },
       );
-      return token!.secret;
+      return token.secret;
     },
   },
 ];
@@ -207,29 +206,26 @@ test('the replica that revokes a token it holds in memory refuses it on the next
   for (let round = 0; round < ROUNDS; round++) {
     const uid = `self-revoked-${round}`;
     await createUser(a, uid);
-    const [token] = await issueMany(a, uid, 1);
-    await servedFromMemory(a, token!.secret);
-    await a.tokens.deleteAuthToken({ uid, authToken: token!.secret });
-    await expectRefused(a, token!.secret);
+    const token = await tokenHeldBy(a, uid);
+    await a.tokens.deleteAuthToken({ uid, authToken: token.secret });
+    await expectRefused(a, token.secret);
   }
 });
 
 test('UpdateAuthToken on one replica shows in the next validation on the other', async () => {
   await createUser(a, 'updated');
-  const [token] = await issueMany(a, 'updated', 1);
-  await servedFromMemory(b, token!.secret);
+  const token = await tokenHeldBy(b, 'updated');
   const sentinel = await sentinelHeldBy(b, 'updated');
-  await a.tokens.updateAuthToken({ uid: 'updated', authToken: token!.secret, platform: 'ios' });
+  await a.tokens.updateAuthToken({ uid: 'updated', authToken: token.secret, platform: 'ios' });
   await sentinel.delivered();
-  const after = await validate(b, token!.secret);
+  const after = await validate(b, token.secret);
   expect(after.ok && after.response.authToken?.platform).toBe('ios');
 });
 
 test('while its change stream is stalled, a replica reads every validation from the database, then caches again once it is back', async () => {
   await createUser(a, 'stalled');
-  const [revoked, kept] = await issueMany(a, 'stalled', 2);
-  await servedFromMemory(b, revoked!.secret);
-  await servedFromMemory(b, kept!.secret);
+  const revoked = await tokenHeldBy(b, 'stalled');
+  const kept = await tokenHeldBy(b, 'stalled');
 
   // Holds B's next change-stream getMore in mongod for a while: B hears nothing from its feed.
   const admin = mongo.db('admin');
@@ -239,7 +235,7 @@ test('while its change stream is stalled, a replica reads every validation from 
     data: { failCommands: ['getMore'], blockConnection: true, blockTimeMS: 8_000, appName: B_APP_NAME },
   });
   await admin.command({ waitForFailPoint: 'failCommand', timesEntered: enabled.count + 1, maxTimeMS: 30_000 });
-  await pollUntil(() => validate(b, kept!.secret), (r) => r.lookup === 'bypass', {
+  await pollUntil(() => validate(b, kept.secret), (r) => r.lookup === 'bypass', {
     timeoutMs: 5_000,
     what: 'B to stop trusting its cache',
   });
@@ -247,12 +243,12 @@ test('while its change stream is stalled, a replica reads every validation from 
   // The change B's feed cannot see yet: B must not answer from memory.
   await usersByHand().updateOne(
     { _id: 'stalled' },
-    { $pull: { tokens: { id: revoked!.tokenId } } },
+    { $pull: { tokens: { id: revoked.tokenId } } },
   );
-  await expectRefused(b, revoked!.secret);
+  await expectRefused(b, revoked.secret);
 
   // Once the getMore is released the feed speaks again, and B caches afresh.
-  await servedFromMemory(b, kept!.secret);
-  await expectRefused(b, revoked!.secret);
+  await servedFromMemory(b, kept.secret);
+  await expectRefused(b, revoked.secret);
 });
 
