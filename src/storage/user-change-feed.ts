@@ -38,6 +38,11 @@ export function followUserChanges(users: Collection<UserDoc>, cache: ValidationC
       }
     }
   };
+  /** The feed stopped or may have missed changes: trust nothing cached, and wait for nothing. */
+  const lose = () => {
+    cache.lost();
+    release(true);
+  };
 
   const follow = async () => {
     while (!stopping.signal.aborted) {
@@ -58,14 +63,12 @@ export function followUserChanges(users: Collection<UserDoc>, cache: ValidationC
             release(false);
           } else {
             // drop, rename, dropDatabase or invalidate: the stream ends; start over.
-            cache.lost();
-            release(true);
+            lose();
             break;
           }
         }
       } catch (error) {
-        cache.lost();
-        release(true);
+        lose();
         if (stopping.signal.aborted) return;
         // Once per outage: a deployment without change streams (a standalone mongod) fails forever.
         if (!failing) log.warn({ err: error }, 'user change feed failed: validations read the database until it is back');
@@ -89,8 +92,7 @@ export function followUserChanges(users: Collection<UserDoc>, cache: ValidationC
     },
     async stop() {
       stopping.abort();
-      release(true);
-      cache.lost();
+      lose();
       await stream?.close().catch(() => undefined);
       await following;
     },
