@@ -705,9 +705,7 @@ function markdown(results: Results): string {
   lines.push('## Throughput and latency per workload', '');
   lines.push('| workload | service rps | p50 ms | p99 ms | no-op rps | p50 | p99 | raw driver rps | p50 | p99 | rps vs no-op | rps vs raw | rps vs composed | p50 vs no-op | p50 vs raw |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const w of WORKLOADS) {
-    const f = results.workloads[w];
-    if (!f) continue;
+  for (const [w, f] of measuredWorkloads(results)) {
     lines.push(
       `| ${LABEL[w]} | ${fmtRps(f.service.rps)} | ${fmt(f.service.p50Ms)} | ${fmt(f.service.p99Ms)} | ${fmtRps(f.noop?.rps)} | ${fmt(f.noop?.p50Ms)} | ${fmt(f.noop?.p99Ms)} | ${fmtRps(f.raw?.rps)} | ${fmt(f.raw?.p50Ms)} | ${fmt(f.raw?.p99Ms)} | ${fmt(f.ratios.rpsVsNoop)} | ${fmt(f.ratios.rpsVsRaw)} | ${fmt(f.ratios.rpsVsComposed)} | ${fmt(f.ratios.p50VsNoop)} | ${fmt(f.ratios.p50VsRaw)} |`,
     );
@@ -723,9 +721,7 @@ function markdown(results: Results): string {
   lines.push('CPU per call (ms), validation cache lookups and database operations per call, measured run only:', '');
   lines.push('| workload | service CPU | no-op CPU | raw-driver CPU | mongod CPU (service run) | mongod CPU (raw run) | cache lookups/call (service run) | DB ops/call (service run) | machine busy % (service run) |');
   lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |');
-  for (const w of WORKLOADS) {
-    const f = results.workloads[w];
-    if (!f) continue;
+  for (const [w, f] of measuredWorkloads(results)) {
     const lookups = nonZeroCounts(f.service.cacheLookupsPerCall) || '–';
     lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${lookups} | ${nonZeroCounts(f.service.dbOpsPerCall)} | ${fmt(f.service.machineBusyPct, 0)} |`);
   }
@@ -759,6 +755,14 @@ function markdown(results: Results): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The workloads this run measured, in report order, with their figures. */
+function measuredWorkloads(results: Results) {
+  return WORKLOADS.flatMap((w) => {
+    const f = results.workloads[w];
+    return f ? [[w, f] as const] : [];
+  });
+}
+
 /** "query 1.002, update 0.1": the non-zero per-call counts of a run. */
 function nonZeroCounts(counts: Record<string, number | null> | undefined): string {
   return Object.entries(counts ?? {})
@@ -781,9 +785,7 @@ const LABEL: Record<Workload, string> = {
 
 function printTables(results: Results): void {
   console.log('');
-  for (const w of WORKLOADS) {
-    const f = results.workloads[w];
-    if (!f) continue;
+  for (const [w, f] of measuredWorkloads(results)) {
     console.log(`== ${LABEL[w]}`);
     const row = (name: string, m?: Measured) =>
       m
