@@ -98,7 +98,11 @@ export function toAuthToken(uid: string, doc: Omit<TokenDoc, 'hash'>): AuthToken
 }
 
 export function toStoredAuthToken(uid: string, doc: TokenDoc): StoredAuthToken {
-  return { ...toAuthToken(uid, doc), tokenHash: doc.hash };
+  // A copy of its own (not from Buffer's shared pool either): the driver's Buffer is a view of the
+  // whole socket read it came in, which a validation cache entry would otherwise keep alive.
+  const tokenHash = Buffer.allocUnsafeSlow(doc.hash.length);
+  doc.hash.copy(tokenHash);
+  return { ...toAuthToken(uid, doc), tokenHash };
 }
 
 export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { inject } from 'vitest';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
+import { hashToken } from '../../src/domain/token-format';
 import type { TokenStore } from '../../src/domain/token-store';
 import { callDeadline } from '../../src/call-deadline';
 import { createLogger } from '../../src/logger';
@@ -77,4 +78,15 @@ test('archived tokens carry a TTL index for the retention period, updated when t
   } finally {
     await changed.close();
   }
+});
+
+test('a token found for validation holds its own 32-byte hash, not a view of the driver read buffer it arrived in', async () => {
+  const uid = 'hash-owner';
+  await userWithClock(uid);
+  const { secret, stored } = newToken(uid, NO_DEVICE, new Date());
+  await store.issueToken(stored, { replaceDeviceId: undefined, maxTokensPerUser: 100 }, new Date(), soon());
+  const found = await store.findActiveToken(uid, hashToken(secret), soon());
+  // What the validation cache keeps: a view would pin the whole read (up to 64 KB) per entry.
+  expect(found?.token.tokenHash.equals(stored.tokenHash)).toBe(true);
+  expect(found?.token.tokenHash.buffer.byteLength).toBe(32);
 });
