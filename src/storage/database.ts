@@ -12,6 +12,9 @@ import { MongoTokenStore } from './mongo-token-store';
 import { followUserChanges } from './user-change-feed';
 import { type CacheLookupResult, ValidationCache } from './validation-cache';
 
+/** How long an operation waits for a reachable server before it fails (UNAVAILABLE). */
+export const SERVER_SELECTION_TIMEOUT_MS = 5_000;
+
 export interface Database {
   store: TokenStore;
   client: MongoClient;
@@ -38,7 +41,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     writeConcern: { w: 'majority' },
     retryWrites: true,
     // Fail fast into UNAVAILABLE instead of hanging for the driver's 30 s default.
-    serverSelectionTimeoutMS: 5_000,
+    serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
   });
   const db = client.db(options.dbName);
   const prepare = () => ensureIndexes(db, options.archiveRetentionDays);

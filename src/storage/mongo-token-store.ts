@@ -249,15 +249,23 @@ export class MongoTokenStore implements TokenStore {
     changedUsers: (result: T) => boolean = () => true,
   ): Promise<T> {
     // withTransaction reruns the work on transient errors: right for write conflicts, but an
-    // unreachable database would only make every rerun wait out server selection again.
+    // unreachable database would only make every rerun wait out server selection again. And before
+    // it gives up, it aborts the transaction, which waits out server selection once more (5 s after
+    // the first 5 s): so the call answers UNAVAILABLE as soon as the work finds the database gone,
+    // and the abort finishes in the background.
+    let unreachable!: (error: unknown) => void;
+    const foundUnreachable = new Promise<never>((_, reject) => (unreachable = reject));
     const once = async (session: ClientSession) => {
       try {
         return await work(session);
       } catch (error) {
-        throw isDatabaseUnreachable(error) ? serviceUnavailable(error) : error;
+        if (!isDatabaseUnreachable(error)) throw error;
+        const failure = serviceUnavailable(error);
+        unreachable(failure);
+        throw failure;
       }
     };
-    const { result, committedAt } = await this.client.withSession(async (session) => {
+    const transaction = this.client.withSession(async (session) => {
       const result = await session.withTransaction(() => once(session), {
         readConcern: { level: 'snapshot' },
         writeConcern: { w: 'majority' },
@@ -265,6 +273,8 @@ export class MongoTokenStore implements TokenStore {
       });
       return { result, committedAt: session.operationTime };
     });
+    transaction.catch(() => undefined); // when it loses the race below, its failure is already answered
+    const { result, committedAt } = await Promise.race([transaction, foundUnreachable]);
     if (committedAt && changedUsers(result)) await this.revocationDelivered(committedAt);
     return result;
   }

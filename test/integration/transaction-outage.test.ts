@@ -1,0 +1,70 @@
+// A transaction that finds the database gone halfway through answers UNAVAILABLE after one server
+// selection timeout, not two: the driver's abort of that transaction, which waits out a second
+// one, finishes in the background. Nothing of the transaction is applied.
+//
+// The fault is injected at the real driver: mongod (this file's own) is stopped just before the
+// transaction's third statement, the archive insert of an eviction, is sent.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Collection } from 'mongodb';
+import { afterAll, beforeAll, expect, test, vi } from 'vitest';
+import { callDeadline } from '../../src/call-deadline';
+import { loadConfig } from '../../src/config';
+import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
+import { DomainError, ErrorReason } from '../../src/domain/errors';
+import { createLogger } from '../../src/logger';
+import { type Database, openDatabase, SERVER_SELECTION_TIMEOUT_MS } from '../../src/storage/database';
+import { ARCHIVED_TOKENS, USERS } from '../../src/storage/documents';
+import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+
+const UID = 'txn-outage';
+let binary: string;
+let dataDir: string;
+let mongod: EmbeddedMongod | undefined;
+let database: Database | undefined;
+
+beforeAll(async () => {
+  binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
+  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-txn-outage-'));
+  mongod = await startEmbeddedMongod({ binary, dataDir });
+  database = openDatabase({ uri: mongod.uri, dbName: 'txn_outage', archiveRetentionDays: 90, validationCacheEntries: 0, log: createLogger('silent') });
+  await database.prepare();
+});
+afterAll(async () => {
+  vi.restoreAllMocks();
+  await database?.close();
+  await mongod?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+test('a transaction cut off by an outage fails fast with UNAVAILABLE and applies nothing', async () => {
+  const store = database!.store;
+  const now = new Date();
+  const first = newToken(UID, NO_DEVICE, now);
+  await store.createUser({ uid: UID, name: UID, metadata: undefined, createTime: now, updateTime: now }, first.stored, callDeadline(Infinity));
+
+  // At a cap of 1 the next token evicts the first: find, update, then the archive insert.
+  const insertMany = Collection.prototype.insertMany;
+  vi.spyOn(Collection.prototype, 'insertMany').mockImplementationOnce(async function (this: Collection, ...args) {
+    await mongod!.stop();
+    return insertMany.apply(this, args as Parameters<typeof insertMany>) as never;
+  });
+  const started = performance.now();
+  const outcome = await store
+    .issueToken(newToken(UID, NO_DEVICE, new Date()).stored, { replaceDeviceId: undefined, maxTokensPerUser: 1 }, new Date(), callDeadline(Infinity))
+    .then(() => 'applied', (error: unknown) => (error instanceof DomainError ? error.reason : String(error)));
+  const elapsedMs = performance.now() - started;
+
+  expect(outcome).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  // One server selection timeout (the insert's), plus a margin; the abort would add another.
+  expect(elapsedMs).toBeGreaterThanOrEqual(SERVER_SELECTION_TIMEOUT_MS - 100);
+  expect(elapsedMs).toBeLessThan(SERVER_SELECTION_TIMEOUT_MS * 1.5);
+
+  // Back up on the same data: the user still holds its first token and nothing was archived.
+  mongod = await startEmbeddedMongod({ binary, dataDir, port: Number(new URL(mongod!.uri).port) });
+  const db = database!.client.db('txn_outage');
+  const user = await db.collection(USERS).findOne({ _id: UID } as never);
+  expect(user?.tokens.map((t: { id: string }) => t.id)).toEqual([first.stored.tokenId]);
+  expect(await db.collection(ARCHIVED_TOKENS).countDocuments({})).toBe(0);
+});
