@@ -45,9 +45,19 @@ export function newToken(uid: string, device: DeviceInfo, now: Date): { secret: 
   };
 }
 
-/** The token without its hash, as it may leave the service. */
-export function publicView({ tokenHash: _hash, ...token }: StoredAuthToken): AuthToken {
-  return token;
+const publicViews = new WeakMap<StoredAuthToken, AuthToken>();
+
+/**
+ * The token without its hash, as it may leave the service. Records are never changed in place, so
+ * one record always has the same view: a cached record is not copied again on every validation.
+ */
+export function publicView(stored: StoredAuthToken): AuthToken {
+  let view = publicViews.get(stored);
+  if (!view) {
+    const { tokenHash: _hash, ...token } = stored;
+    publicViews.set(stored, (view = token));
+  }
+  return view;
 }
 
 /** Newest first: by create time, then token id, both descending. Storage evicts in the reverse order. */

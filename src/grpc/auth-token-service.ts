@@ -1,10 +1,13 @@
 // authtoken.v1.AuthTokenService: translation between proto messages and the AuthTokens use cases.
 import type { AuthTokens } from '../domain/auth-tokens';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
+import { EncodedOnce } from './encoded-responses';
 import { archivedAuthTokenMessage, authTokenMessage, userMessage } from './messages';
 import { type CallHooks, implement } from './unary';
 
 export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
+  // By token record and user record: a cache hit returns both unchanged; a recorded use, a new token.
+  const validations = new EncodedOnce(AuthTokenServiceService.validateAuthToken.responseSerialize);
   return implement(
     AuthTokenServiceService,
     {
@@ -25,7 +28,7 @@ export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
       flushAuthTokens: async (request, deadline) => ({ deletedCount: await tokens.flush(request, deadline) }),
       validateAuthToken: async (request, deadline) => {
         const { uid, authToken, user } = await tokens.validate(request, deadline);
-        return { uid, authToken: authTokenMessage(authToken), user: userMessage(user) };
+        return validations.of(authToken, user, () => ({ uid, authToken: authTokenMessage(authToken), user: userMessage(user) }));
       },
       listArchivedAuthTokens: async (request, deadline) => {
         const { items, nextPageToken } = await tokens.listArchived(request, deadline);

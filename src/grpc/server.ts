@@ -8,6 +8,7 @@ import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_servi
 import { UserServiceService } from '../../gen/authtoken/v1/user_service';
 import { authTokenService } from './auth-token-service';
 import { decodingFailuresAsValues, rejectInvalidUtf8 } from './decoding';
+import { acceptingEncodedResponses } from './encoded-responses';
 import { addReflection } from './reflection';
 import type { CallHooks } from './unary';
 import { userService } from './user-service';
@@ -50,7 +51,7 @@ export async function startServer(options: {
   const server = new Server(SERVER_OPTIONS);
   server.addService(decodingFailuresAsValues(UserServiceService), userService(options.users, options.hooks));
   server.addService(
-    decodingFailuresAsValues(AuthTokenServiceService),
+    decodingFailuresAsValues(acceptingEncodedResponses(AuthTokenServiceService)),
     authTokenService(options.tokens, options.hooks),
   );
 

@@ -22,9 +22,12 @@ import { toStatusError } from './errors';
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
 
-/** Each handler gets the decoded request and the call's deadline (epoch ms, see callDeadline). */
+/**
+ * Each handler gets the decoded request and the call's deadline (epoch ms, see callDeadline), and
+ * returns the response or its encoding (see encoded-responses.ts).
+ */
 export type Handlers<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: RequestOf<S[K]>, deadline: number) => Promise<ResponseOf<S[K]>>;
+  [K in keyof S]: (request: RequestOf<S[K]>, deadline: number) => Promise<ResponseOf<S[K]> | Buffer>;
 };
 
 export interface CallHooks {
