@@ -49,7 +49,8 @@ export async function startServer(options: {
 }): Promise<RunningServer> {
   rejectInvalidUtf8();
   const server = new Server(SERVER_OPTIONS);
-  server.addService(decodingFailuresAsValues(UserServiceService), userService(options.users, options.hooks));
+  // Both take requests checked strictly and responses already encoded (see unary.ts Handlers).
+  server.addService(decodingFailuresAsValues(acceptingEncodedResponses(UserServiceService)), userService(options.users, options.hooks));
   server.addService(
     decodingFailuresAsValues(acceptingEncodedResponses(AuthTokenServiceService)),
     authTokenService(options.tokens, options.hooks),
