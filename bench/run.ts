@@ -162,6 +162,8 @@ interface ProbeResult {
   mongodCpuMsPerCall: number | null;
   /** Share of the whole machine's CPU that was busy during the run (all processes, everyone's). */
   machineBusyPct: number | null;
+  /** Share of the whole machine's CPU time that the hypervisor gave to other guests (steal). */
+  machineStolenPct: number | null;
   /** MongoDB operations per call, from serverStatus opcounters (plus committed transactions). */
   dbOpsPerCall: Record<string, number | null>;
   /** Validation cache lookups per call, by result (service runs only, from its /metrics). */
@@ -215,6 +217,7 @@ async function startProbe(ctx: Context, pid: number | undefined, metricsPort?: n
         cpuMsPerCall: pid ? perCall(cpuAfter - cpu) : null,
         mongodCpuMsPerCall: perCall(mongodAfter - mongodCpu),
         machineBusyPct: round((100 * (m.busy - machine.busy)) / Math.max(1, m.total - machine.total), 1),
+        machineStolenPct: round((100 * (m.stolen - machine.stolen)) / Math.max(1, m.total - machine.total), 1),
         dbOpsPerCall,
       };
     },
@@ -719,11 +722,11 @@ function markdown(results: Results): string {
   }
   lines.push('');
   lines.push('CPU per call (ms), validation cache lookups and database operations per call, measured run only:', '');
-  lines.push('| workload | service CPU | no-op CPU | raw-driver CPU | mongod CPU (service run) | mongod CPU (raw run) | cache lookups/call (service run) | DB ops/call (service run) | machine busy % (service run) |');
-  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |');
+  lines.push('| workload | service CPU | no-op CPU | raw-driver CPU | mongod CPU (service run) | mongod CPU (raw run) | cache lookups/call (service run) | DB ops/call (service run) | machine busy % (service run) | CPU stolen by the host %: service / no-op / raw run |');
+  lines.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |');
   for (const [w, f] of measuredWorkloads(results)) {
     const lookups = nonZeroCounts(f.service.cacheLookupsPerCall) || '–';
-    lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${lookups} | ${nonZeroCounts(f.service.dbOpsPerCall)} | ${fmt(f.service.machineBusyPct, 0)} |`);
+    lines.push(`| ${LABEL[w]} | ${fmt(f.service.cpuMsPerCall, 3)} | ${fmt(f.noop?.cpuMsPerCall, 3)} | ${fmt(f.raw?.cpuMsPerCall, 3)} | ${fmt(f.service.mongodCpuMsPerCall, 3)} | ${fmt(f.raw?.mongodCpuMsPerCall, 3)} | ${lookups} | ${nonZeroCounts(f.service.dbOpsPerCall)} | ${fmt(f.service.machineBusyPct, 0)} | ${[f.service, f.noop, f.raw].map((r) => fmt(r?.machineStolenPct, 0)).join(' / ')} |`);
   }
   const mix = results.workloads.mix;
   if (mix?.service.shares) {

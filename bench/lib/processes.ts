@@ -221,13 +221,16 @@ export function cpuMsOf(pid: number): number {
 /** USER_HZ: 100 on every Linux this runs on. */
 const CLOCK_TICKS = 100;
 
-/** Busy and total jiffies of the whole machine, for the share of CPU in use during a run. */
-export function machineCpu(): { busy: number; total: number } {
+/**
+ * Busy, stolen and total jiffies of the whole machine: the share of CPU in use during a run, and
+ * the share a virtual machine's host kept for others (steal), which makes one run slower than the next.
+ */
+export function machineCpu(): { busy: number; stolen: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const total = values.reduce((a, b) => a + b, 0);
   const idle = (values[3] ?? 0) + (values[4] ?? 0); // idle + iowait
-  return { busy: total - idle, total };
+  return { busy: total - idle, stolen: values[7] ?? 0, total };
 }
 
 /** Samples a process's RSS every `intervalMs` until stopped. */
