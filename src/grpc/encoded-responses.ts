@@ -2,6 +2,7 @@
 // same token and user records as the last time, so the bytes of its response can be reused
 // instead of converting and encoding them again on the hot path.
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import { ownedCopy } from '../owned-bytes';
 
 /** The encoding of a response built from `key` and `extra`, kept as long as `key` lives. */
 export class EncodedOnce<K extends object, R> {
@@ -12,7 +13,7 @@ export class EncodedOnce<K extends object, R> {
   of(key: K, extra: object, build: () => R): Buffer {
     const known = this.encoded.get(key);
     if (known?.extra === extra) return known.bytes;
-    const bytes = this.serialize(build());
+    const bytes = ownedCopy(this.serialize(build()));
     this.encoded.set(key, { extra, bytes });
     return bytes;
   }

@@ -6,6 +6,7 @@
 // JSON objects (metadata, app_info) are stored as JSON text: callers may use keys such as "$where"
 // or "a.b" that MongoDB field names cannot hold, and nothing ever queries inside them.
 import type { ArchiveReason, ArchivedAuthToken, AuthToken, JsonObject, StoredAuthToken, User } from '../domain/model';
+import { ownedCopy } from '../owned-bytes';
 
 export const USERS = 'users';
 export const ARCHIVED_TOKENS = 'archived_tokens';
@@ -98,11 +99,8 @@ export function toAuthToken(uid: string, doc: Omit<TokenDoc, 'hash'>): AuthToken
 }
 
 export function toStoredAuthToken(uid: string, doc: TokenDoc): StoredAuthToken {
-  // A copy of its own (not from Buffer's shared pool either): the driver's Buffer is a view of the
-  // whole socket read it came in, which a validation cache entry would otherwise keep alive.
-  const tokenHash = Buffer.allocUnsafeSlow(doc.hash.length);
-  doc.hash.copy(tokenHash);
-  return { ...toAuthToken(uid, doc), tokenHash };
+  // Owned: a validation cache entry may keep it for long (see owned-bytes.ts).
+  return { ...toAuthToken(uid, doc), tokenHash: ownedCopy(doc.hash) };
 }
 
 export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {

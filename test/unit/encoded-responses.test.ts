@@ -42,6 +42,15 @@ test('the same token and user records are encoded once; a changed record or anot
   })));
 });
 
+test('a kept encoding owns its memory: it does not pin a shared slab of the Buffer pool', () => {
+  const { token, user } = record('slab');
+  const bytes = new EncodedOnce(validate.responseSerialize).of(publicView(token), user, () => ({
+    uid: user.uid, authToken: authTokenMessage(publicView(token)), user,
+  }));
+  expect(bytes.byteLength).toBeGreaterThan(0);
+  expect(bytes.buffer.byteLength).toBe(bytes.byteLength);
+});
+
 test('a service definition that accepts encoded responses sends their bytes as they are, and encodes the rest', () => {
   const method = acceptingEncodedResponses(AuthTokenServiceService).validateAuthToken;
   const response = { uid: 'u', authToken: undefined, user: undefined };
