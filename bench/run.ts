@@ -202,6 +202,7 @@ async function startProbe(ctx: Context, pid: number | undefined, metricsPort?: n
       const cpuAfter = pid ? cpuMsOf(pid) : NaN;
       const mongodAfter = cpuMsOf(ctx.mongodPid);
       const after = await dbCounters(ctx.admin);
+      const shareOfMachine = (jiffies: number) => round((100 * jiffies) / Math.max(1, m.total - machine.total), 1);
       const perCall = (x: number, digits = 4) => (calls > 0 ? round(x / calls, digits) : null);
       const dbOpsPerCall: Record<string, number | null> = {};
       for (const key of ['query', 'update', 'insert', 'command', 'txnCommitted']) {
@@ -216,8 +217,8 @@ async function startProbe(ctx: Context, pid: number | undefined, metricsPort?: n
         cacheLookupsPerCall,
         cpuMsPerCall: pid ? perCall(cpuAfter - cpu) : null,
         mongodCpuMsPerCall: perCall(mongodAfter - mongodCpu),
-        machineBusyPct: round((100 * (m.busy - machine.busy)) / Math.max(1, m.total - machine.total), 1),
-        machineStolenPct: round((100 * (m.stolen - machine.stolen)) / Math.max(1, m.total - machine.total), 1),
+        machineBusyPct: shareOfMachine(m.busy - machine.busy),
+        machineStolenPct: shareOfMachine(m.stolen - machine.stolen),
         dbOpsPerCall,
       };
     },

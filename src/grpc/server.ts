@@ -1,6 +1,6 @@
 // The gRPC server: both services, standard health checking and reflection, with explicit
 // transport settings.
-import { Server, type ServerCredentials } from '@grpc/grpc-js';
+import { Server, type ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { AuthTokens } from '../domain/auth-tokens';
 import type { Users } from '../domain/users';
@@ -49,12 +49,8 @@ export async function startServer(options: {
 }): Promise<RunningServer> {
   rejectInvalidUtf8();
   const server = new Server(SERVER_OPTIONS);
-  // Both take requests checked strictly and responses already encoded (see unary.ts Handlers).
-  server.addService(decodingFailuresAsValues(acceptingEncodedResponses(UserServiceService)), userService(options.users, options.hooks));
-  server.addService(
-    decodingFailuresAsValues(acceptingEncodedResponses(AuthTokenServiceService)),
-    authTokenService(options.tokens, options.hooks),
-  );
+  server.addService(served(UserServiceService), userService(options.users, options.hooks));
+  server.addService(served(AuthTokenServiceService), authTokenService(options.tokens, options.hooks));
 
   // Not ready until the database has answered.
   const health = new HealthImplementation({
@@ -70,6 +66,14 @@ export async function startServer(options: {
     ),
   );
   return { server, health, port };
+}
+
+/**
+ * A definition as this server serves it: requests checked strictly (decoding.ts), and a handler may
+ * answer with a response already encoded (unary.ts Handlers, encoded-responses.ts).
+ */
+function served<S extends ServiceDefinition>(definition: S): S {
+  return decodingFailuresAsValues(acceptingEncodedResponses(definition));
 }
 
 function serviceName(definition: { [method: string]: { path: string } }): string {
