@@ -42,6 +42,9 @@ EXPOSE 50051 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["grpc_health_probe", "-addr=127.0.0.1:50051", "-service=authtoken.v1.AuthTokenService"]
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful shutdown, SHUTDOWN_GRACE_MS).
-# The heap flags are those of `npm run serve` (package.json): without them V8 sizes its heap from
-# the machine, not from what the service needs.
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=16", "dist/src/main.js"]
+# The flags and the allocator setting are those of `npm run serve` (package.json): without the heap
+# flags V8 sizes its heap from the machine, not from what the service needs; a fixed mmap threshold
+# makes glibc return large freed buffers (dropped responses) to the system at once; --expose-gc
+# lets the service collect after dropping them (src/memory-relief.ts).
+ENV MALLOC_MMAP_THRESHOLD_=131072
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=16", "--expose-gc", "dist/src/main.js"]

@@ -1,5 +1,5 @@
 // Baseline (1) of the benchmark: the gRPC stack by itself. A grpc-js server with the service's own
-// SERVER_OPTIONS and the generated AuthTokenService definition (so requests are decoded and
+// transport options (grpcServerOptions, at the default limits) and the generated AuthTokenService definition (so requests are decoded and
 // responses encoded by the same ts-proto code), whose handlers answer at once with canned responses
 // of the same size as the real service's.
 //
@@ -14,7 +14,8 @@ import { parseArgs } from 'node:util';
 import { Server, ServerCredentials, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
 import { AuthTokenServiceService } from '../gen/authtoken/v1/auth_token_service';
 import { ArchiveReason, type AuthToken, type User } from '../gen/authtoken/v1/resources';
-import { SERVER_OPTIONS } from '../src/grpc/server';
+import { loadConfig } from '../src/config';
+import { grpcServerOptions, transportLimits } from '../src/grpc/transport-limits';
 
 type Method = keyof typeof AuthTokenServiceService;
 
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
     const response = responses[method];
     implementation[method] = (_call: unknown, callback: sendUnaryData<unknown>) => callback(null, response);
   }
-  const server = new Server(SERVER_OPTIONS);
+  const server = new Server(grpcServerOptions(transportLimits(loadConfig({}))));
   server.addService(AuthTokenServiceService, implementation);
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${values.host}:${values.port}`, ServerCredentials.createInsecure(), (error, bound) =>

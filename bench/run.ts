@@ -3,7 +3,7 @@
 // The real service (node dist/src/main.js, its own process, LOG_LEVEL=warn) on a real mongod 6.0.5
 // single-node replica set started here in a temporary folder, loaded by ghz; two baselines measured
 // in the same run so that the machine's noise cancels out of the ratios:
-//   no-op   bench/noop-server.ts: grpc-js with the same SERVER_OPTIONS and same-size responses;
+//   no-op   bench/noop-server.ts: grpc-js with the same transport options and same-size responses;
 //   raw     bench/raw-driver.ts: the same MongoDB operations with the raw driver, same pool.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,8 @@ import { loadConfig } from '../src/config';
 import { generateApiKey, keyEntry } from '../src/domain/api-keys';
 import { ensureMongodBinary, startEmbeddedMongod } from '../src/storage/embedded-mongod';
 import { figures, type GhzResult, type LoadFigures, runGhz } from './lib/ghz';
-import { type Child, cpuMsOf, machineCpu, memoryOf, productionNodeFlags, REPO_ROOT, RssSampler, startNoopServer, startService } from './lib/processes';
+import { memoryOf } from '../test/support/process-memory';
+import { type Child, cpuMsOf, machineCpu, productionNodeFlags, REPO_ROOT, RssSampler, startNoopServer, startService } from './lib/processes';
 import { type KeptToken, seedInParallel, uidOf } from './lib/seed';
 import { renderFlamegraph } from './flamegraph';
 import { formatSummary, summarise } from './profile-summary';

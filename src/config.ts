@@ -37,6 +37,21 @@ const schema = z.object({
   VALIDATION_CACHE_ENTRIES: integer(0, 10_000_000, 10_000).describe(
     'validation lookups kept in memory, invalidated by a change stream; 0: off',
   ),
+  // Transport limits: what one client can make a replica hold (src/grpc/transport-limits.ts).
+  MAX_CONNECTIONS: integer(1, 1_000_000, 1000).describe('client connections at once; more are closed on arrival'),
+  MAX_CONCURRENT_STREAMS: integer(1, 10_000, 100).describe('calls at once on one connection (HTTP/2 SETTINGS)'),
+  MAX_RUNNING_CALLS: integer(1, 100_000, 16).describe(
+    'API calls handled at once; more wait, and connections take turns (keep below the MongoDB pool size)',
+  ),
+  CONNECTION_IDLE_TIMEOUT_MS: integer(1000, 86_400_000, 300_000).describe('a connection with no call for this long is closed'),
+  CONNECTION_MAX_AGE_MS: integer(1000, 86_400_000, 300_000).describe('connections are asked to reconnect after this long'),
+  UNREAD_RESPONSE_BYTES_PER_CONNECTION: integer(64 * 1024, 1024 ** 3, 8 * 1024 ** 2).describe(
+    'response bytes one connection may leave unread before further responses are refused',
+  ),
+  UNREAD_RESPONSE_BYTES: integer(64 * 1024, 16 * 1024 ** 3, 32 * 1024 ** 2).describe(
+    'response bytes all connections together may leave unread',
+  ),
+  MAX_HEALTH_WATCH_STREAMS: integer(1, 1_000_000, 1000).describe('health Watch streams at once (they need no key)'),
   TLS_CERT_FILE: z.string().optional().describe('PEM certificate chain; with TLS_KEY_FILE enables TLS'),
   TLS_KEY_FILE: z.string().optional(),
   TLS_CLIENT_CA_FILE: z.string().optional().describe('PEM CA bundle; requires and verifies client certificates (mTLS)'),

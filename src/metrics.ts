@@ -66,6 +66,13 @@ export class Metrics implements TokenEvents {
     registers: [this.registry],
   });
 
+  private readonly transportLimited = new Counter({
+    name: 'authtoken_transport_limited_total',
+    help: 'Calls refused, streams reset and connections closed by a transport limit, by limit.',
+    labelNames: ['limit'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -115,6 +122,10 @@ export class Metrics implements TokenEvents {
 
   cacheLookup(result: CacheLookupResult): void {
     this.cacheLookups.inc({ result });
+  }
+
+  limited(limit: string): void {
+    this.transportLimited.inc({ limit });
   }
 }
 

@@ -7,9 +7,11 @@ import { AuthTokens } from './domain/auth-tokens';
 import { Users } from './domain/users';
 import { TokenBuckets } from './domain/token-bucket';
 import { AccessControl } from './grpc/access';
+import { type TransportLimit, transportLimits } from './grpc/transport-limits';
+import { InFlightCalls } from './grpc/call-hooks';
 import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
-import { InFlightCalls } from './grpc/unary';
 import type { Logger } from './logger';
+import { memoryRelief } from './memory-relief';
 import { Metrics, startMetricsServer } from './metrics';
 import { type Security, loadSecurity } from './security';
 import { openDatabase } from './storage/database';
@@ -18,6 +20,8 @@ import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from './
 
 /** After the last unary call, how long its response may take to leave before streams are cut. */
 const RESPONSE_FLUSH_MS = 1_000;
+/** A transport limit being hit is logged at most this often per limit (it is counted in metrics). */
+const LIMIT_WARNING_INTERVAL_MS = 60_000;
 
 export interface RunningService {
   port: number;
@@ -80,18 +84,30 @@ async function startOn(
   const access = new AccessControl(security.keys, perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined);
   const inFlight = new InFlightCalls();
   const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
-  const { server, health, port } = await startServer({
+  const lastWarned = new Map<TransportLimit, number>();
+  const limited = (limit: TransportLimit) => {
+    metrics.limited(limit);
+    const now = Date.now();
+    if (now - (lastWarned.get(limit) ?? -Infinity) < LIMIT_WARNING_INTERVAL_MS) return;
+    lastWarned.set(limit, now);
+    log.warn({ limit }, 'transport limit reached (each time is counted in authtoken_transport_limited_total)');
+  };
+  const grpc = await startServer({
     host: config.HOST,
     port: config.PORT,
     users,
     tokens,
     hooks: { log, inFlight, access, observe: (path) => metrics.callStarted(path) },
     credentials: security.credentials,
+    limits: transportLimits(config),
+    limited,
+    dropped: memoryRelief(),
   }).catch((error: unknown) => {
     metricsServer.server.close();
     throw error;
   });
 
+  const { server, health, port } = grpc;
   const setReadiness = (status: 'SERVING' | 'NOT_SERVING') =>
     READINESS_SERVICES.forEach((name) => health.setStatus(name, status));
   const databaseHealth = watchDatabaseHealth(database.client, database.prepare, (ready) => {
@@ -107,6 +123,7 @@ async function startOn(
       databaseHealth.stop();
       setReadiness('NOT_SERVING');
       health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
+      const listenerClosed = grpc.close();
       const closed = new Promise<void>((done) => server.tryShutdown(() => done()));
       log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
       // tryShutdown completes once every stream has ended, but health Watch streams never end by
@@ -119,6 +136,7 @@ async function startOn(
       timers.abort();
       server.forceShutdown();
       await closed;
+      await listenerClosed;
       await new Promise<void>((done) => metricsServer.server.close(() => done()));
       await database.close();
       await embedded?.stop();

@@ -3,10 +3,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { freePort } from '../../src/storage/embedded-mongod';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/health/v1/health';
+import { memoryOf } from '../../test/support/process-memory';
+import { serveCommand } from '../../test/support/serve-command';
 
 export const REPO_ROOT = resolve(__dirname, '../..');
 
@@ -93,10 +95,7 @@ export interface ServiceOptions {
 
 /** The node flags production runs the service with: those of `npm run serve` (package.json). */
 export function productionNodeFlags(): string[] {
-  const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-  const [node, ...rest] = scripts.serve!.split(/\s+/);
-  if (node !== 'node' || rest.at(-1) !== 'dist/src/main.js') throw new Error(`unexpected serve script: ${scripts.serve}`);
-  return rest.slice(0, -1);
+  return serveCommand().nodeFlags;
 }
 
 /**
@@ -117,6 +116,7 @@ export async function startService(options: ServiceOptions): Promise<Child & { m
       cwd: REPO_ROOT,
       env: {
         ...baseEnv(),
+        ...serveCommand().env,
         MONGODB_URI: options.mongoUri,
         MONGODB_DB: options.dbName,
         HOST: '127.0.0.1',
@@ -188,20 +188,6 @@ async function waitServing(port: number, service: string, limitMs: number): Prom
     return false;
   } finally {
     client.close();
-  }
-}
-
-/**
- * VmRSS and VmHWM (peak) of a process, in MB, and what RSS is made of: anonymous memory (heap,
- * buffers) and file-backed pages (the node binary's code); undefined once it has exited.
- */
-export function memoryOf(pid: number): { rssMb: number; peakMb: number; anonMb: number; fileMb: number } | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 };
-  } catch {
-    return undefined;
   }
 }
 

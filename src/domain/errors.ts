@@ -10,6 +10,8 @@ export const ErrorReason = {
   /** The API key's scope does not allow this method. */
   NO_ACCESS: 'AUTH_ERR_NO_ACCESS',
   TOO_MANY_REQUESTS: 'ERR_TOO_MANY_REQUESTS',
+  /** A transport limit that holds the server up (connections, streams, unread responses). */
+  LIMIT_EXCEEDED: 'ERR_LIMIT_EXCEEDED',
   /** The call's deadline passed before the database answered. */
   DEADLINE_EXCEEDED: 'ERR_DEADLINE_EXCEEDED',
   /** The database cannot be reached; retrying later may succeed. */
@@ -104,4 +106,9 @@ export function tooManyRequests(retryDelayMs: number, limited: string): DomainEr
     { limit: limited },
     retryDelayMs,
   );
+}
+
+/** A bound on what one caller may make the server hold; `limit` names it (README, Security). */
+export function limitExceeded(limit: string, message: string, retryDelayMs?: number): DomainError {
+  return new DomainError(ErrorReason.LIMIT_EXCEEDED, message, [], { limit }, retryDelayMs);
 }

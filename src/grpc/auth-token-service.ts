@@ -3,7 +3,8 @@ import type { AuthTokens } from '../domain/auth-tokens';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { EncodedOnce } from './encoded-responses';
 import { archivedAuthTokenMessage, authTokenMessage, userMessage } from './messages';
-import { type CallHooks, implement } from './unary';
+import type { CallHooks } from './call-hooks';
+import { implement } from './unary';
 
 export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
   // By token record and user record: a cache hit returns both unchanged; a recorded use, a new token.

@@ -1,7 +1,6 @@
 // Responses encoded once and sent many times. A validation served from the cache gets the very
 // same token and user records as the last time, so the bytes of its response can be reused
 // instead of converting and encoding them again on the hot path.
-import type { ServiceDefinition } from '@grpc/grpc-js';
 import { ownedCopy } from '../owned-bytes';
 
 /** The encoding of a response built from `key` and `extra`, kept as long as `key` lives. */
@@ -19,15 +18,7 @@ export class EncodedOnce<K extends object, R> {
   }
 }
 
-/** A copy of `definition` whose methods also take an already encoded response (a Buffer) as is. */
-export function acceptingEncodedResponses<S extends ServiceDefinition>(definition: S): S {
-  const copy: Record<string, unknown> = {};
-  for (const [key, method] of Object.entries(definition)) {
-    copy[key] = {
-      ...method,
-      responseSerialize: (response: unknown) =>
-        Buffer.isBuffer(response) ? response : method.responseSerialize(response),
-    };
-  }
-  return copy as S;
+/** `serialize`, except that an already encoded response (a Buffer) is sent as it is. */
+export function passingEncoded(serialize: (response: unknown) => Buffer): (response: unknown) => Buffer {
+  return (response) => (Buffer.isBuffer(response) ? response : serialize(response));
 }

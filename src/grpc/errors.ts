@@ -1,7 +1,7 @@
 // The one mapping from domain errors to gRPC statuses with google.rpc error details
 // (ErrorInfo always, BadRequest for validation, RetryInfo for rate limits), carried in the
 // grpc-status-details-bin trailer.
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { Metadata, type StatusObject, status } from '@grpc/grpc-js';
 import { DomainError, ErrorReason } from '../domain/errors';
 import { BadRequest, ErrorInfo, RetryInfo } from '../../gen/google/rpc/error_details';
 import { Status } from '../../gen/google/rpc/status';
@@ -16,15 +16,14 @@ const STATUS_BY_REASON: Record<ErrorReason, status> = {
   [ErrorReason.API_KEY_NOT_FOUND]: status.UNAUTHENTICATED,
   [ErrorReason.NO_ACCESS]: status.PERMISSION_DENIED,
   [ErrorReason.TOO_MANY_REQUESTS]: status.RESOURCE_EXHAUSTED,
+  [ErrorReason.LIMIT_EXCEEDED]: status.RESOURCE_EXHAUSTED,
   [ErrorReason.DEADLINE_EXCEEDED]: status.DEADLINE_EXCEEDED,
   [ErrorReason.SERVICE_UNAVAILABLE]: status.UNAVAILABLE,
   [ErrorReason.OPERATION_FAILED]: status.INTERNAL,
 };
 
-export type StatusError = Partial<ServiceError> & { code: status };
-
 /** Anything that is not a DomainError is a bug: INTERNAL, with no internals in the message. */
-export function toStatusError(error: unknown): StatusError {
+export function toStatusError(error: unknown): StatusObject {
   const domainError =
     error instanceof DomainError
       ? error

@@ -92,8 +92,13 @@ function answer(index: DescriptorIndex, services: readonly string[], request: Re
 /** Adds reflection (v1 and v1alpha) listing `services` to `server`. */
 export function addReflection(server: Server, services: readonly string[]): void {
   const index = new DescriptorIndex(descriptorSet().files);
+  // One request at a time: the next is read only once the last answer has left, so a client that
+  // writes requests without reading answers fills its own HTTP/2 window, not this process.
   const serve = (stream: ServerDuplexStream<Request, Response>) => {
-    stream.on('data', (request: Request) => stream.write(answer(index, services, request)));
+    stream.on('data', (request: Request) => {
+      stream.pause();
+      stream.write(answer(index, services, request), () => stream.resume());
+    });
     stream.on('end', () => stream.end());
   };
   server.addService(v1.ServerReflectionService, { serverReflectionInfo: serve });

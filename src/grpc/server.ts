@@ -1,42 +1,50 @@
-// The gRPC server: both services, standard health checking and reflection, with explicit
-// transport settings.
-import { Server, type ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
+// The gRPC server: both services, standard health checking and reflection, behind the call guard
+// and API-key admission, on a listener that bounds connections (transport-limits.ts).
+import {
+  type deserialize as Deserialize,
+  type serialize as Serialize,
+  Server,
+  type ServerCredentials,
+  type ServiceDefinition,
+  type UntypedHandleCall,
+} from '@grpc/grpc-js';
 import type { AuthTokens } from '../domain/auth-tokens';
 import type { Users } from '../domain/users';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceService } from '../../gen/authtoken/v1/user_service';
+import { HealthService } from '../../gen/health/v1/health';
+import * as reflectionV1 from '../../gen/grpc/reflection/v1/reflection';
+import * as reflectionV1alpha from '../../gen/grpc/reflection/v1alpha/reflection';
+import { admission } from './admission';
 import { authTokenService } from './auth-token-service';
+import { CallGuard } from './call-guard';
+import type { CallHooks } from './call-hooks';
 import { decodingFailuresAsValues, rejectInvalidUtf8 } from './decoding';
-import { acceptingEncodedResponses } from './encoded-responses';
+import { passingEncoded } from './encoded-responses';
+import { Health } from './health';
+import { listen } from './listener';
 import { addReflection } from './reflection';
-import type { CallHooks } from './unary';
+import {
+  grpcServerOptions,
+  MAX_REFLECTION_STREAMS,
+  type StreamPool,
+  type TransportLimit,
+  type TransportLimits,
+} from './transport-limits';
 import { userService } from './user-service';
 
 /** Readiness is reported per service; liveness is the whole server, "". */
 export const READINESS_SERVICES = [serviceName(AuthTokenServiceService), serviceName(UserServiceService)];
 export const LIVENESS_SERVICE = '';
-const HEALTH_SERVICE = 'grpc.health.v1.Health';
-const REFLECTION_SERVICES = ['grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
-
-export const SERVER_OPTIONS = {
-  // Requests are small (the largest field limit is 5 KB); a list of 100 tokens with 5 KB app_info
-  // each is about 0.5 MB.
-  'grpc.max_receive_message_length': 256 * 1024,
-  'grpc.max_send_message_length': 4 * 1024 * 1024,
-  // Ping idle clients so dead connections are noticed behind load balancers and NAT.
-  'grpc.keepalive_time_ms': 60_000,
-  'grpc.keepalive_timeout_ms': 20_000,
-  // HTTP/2 connections stick to one replica; ageing them out makes clients reconnect and spread
-  // over new replicas. In-flight calls get the grace period to finish.
-  'grpc.max_connection_age_ms': 5 * 60_000,
-  'grpc.max_connection_age_grace_ms': 30_000,
-};
+const HEALTH_SERVICE = serviceName(HealthService);
+const REFLECTION_SERVICES = [serviceName(reflectionV1.ServerReflectionService), serviceName(reflectionV1alpha.ServerReflectionService)];
 
 export interface RunningServer {
   server: Server;
-  health: HealthImplementation;
+  health: Health;
   port: number;
+  /** Stops accepting connections and the call guard's timer; resolves once every connection is closed. */
+  close(): Promise<void>;
 }
 
 export async function startServer(options: {
@@ -46,36 +54,92 @@ export async function startServer(options: {
   tokens: AuthTokens;
   hooks: CallHooks;
   credentials: ServerCredentials;
+  limits: TransportLimits;
+  /** Called for every call refused, stream reset or connection closed by a transport limit. */
+  limited: (limit: TransportLimit) => void;
+  /** Called with the size of unsent responses dropped with their streams. */
+  dropped: (bytes: number) => void;
 }): Promise<RunningServer> {
   rejectInvalidUtf8();
-  const server = new Server(SERVER_OPTIONS);
-  server.addService(served(UserServiceService), userService(options.users, options.hooks));
-  server.addService(served(AuthTokenServiceService), authTokenService(options.tokens, options.hooks));
+  const keyedPaths = new Set([...paths(UserServiceService), ...paths(AuthTokenServiceService)]);
+  const guard = new CallGuard({
+    limits: options.limits,
+    poolOf: streamPools(options.limits),
+    takesTurns: (path) => keyedPaths.has(path),
+    limited: options.limited,
+    dropped: options.dropped,
+  });
+  const server = new EncodedResponsesServer({
+    ...grpcServerOptions(options.limits),
+    // The guard first: it must wrap grpc-js's own call object (http2-stream.ts).
+    interceptors: [guard.interceptor, admission(options.hooks.access, keyedPaths, options.hooks)],
+  });
+  server.addService(decodingFailuresAsValues(UserServiceService), userService(options.users, options.hooks));
+  server.addService(decodingFailuresAsValues(AuthTokenServiceService), authTokenService(options.tokens, options.hooks));
 
   // Not ready until the database has answered.
-  const health = new HealthImplementation({
+  const health = new Health({
     [LIVENESS_SERVICE]: 'SERVING',
     ...Object.fromEntries(READINESS_SERVICES.map((name) => [name, 'NOT_SERVING' as const])),
   });
   health.addToServer(server);
   addReflection(server, [...READINESS_SERVICES, HEALTH_SERVICE, ...REFLECTION_SERVICES]);
 
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${options.host}:${options.port}`, options.credentials, (error, bound) =>
-      error ? reject(error) : resolve(bound),
-    ),
-  );
-  return { server, health, port };
+  const listener = await listen({
+    server,
+    credentials: options.credentials,
+    host: options.host,
+    port: options.port,
+    maxConnections: options.limits.maxConnections,
+    dropped: () => options.limited('connections'),
+  }).catch((error: unknown) => {
+    guard.stop();
+    throw error;
+  });
+  return {
+    server,
+    health,
+    port: listener.port,
+    close: async () => {
+      guard.stop();
+      await listener.close();
+    },
+  };
 }
 
 /**
- * A definition as this server serves it: requests checked strictly (decoding.ts), and a handler may
- * answer with a response already encoded (unary.ts Handlers, encoded-responses.ts).
+ * A grpc-js Server whose every method also takes an already encoded response (a Buffer) as is:
+ * handlers may answer with bytes encoded earlier (encoded-responses.ts), and the call guard
+ * encodes each response itself to count its bytes (call-guard.ts).
  */
-function served<S extends ServiceDefinition>(definition: S): S {
-  return decodingFailuresAsValues(acceptingEncodedResponses(definition));
+class EncodedResponsesServer extends Server {
+  override register<Req, Res>(
+    name: string,
+    handler: UntypedHandleCall,
+    serialize: Serialize<Res>,
+    deserialize: Deserialize<Req>,
+    type: string,
+  ): boolean {
+    return super.register<Req, Res>(name, handler, passingEncoded(serialize as Serialize<unknown>), deserialize, type);
+  }
 }
 
-function serviceName(definition: { [method: string]: { path: string } }): string {
+/** Health Watch and reflection need no key: their streams are capped, per pool. */
+function streamPools(limits: TransportLimits): (path: string) => StreamPool | undefined {
+  const watches: StreamPool = { limit: 'health_watch_streams', max: limits.maxHealthWatchStreams, what: 'health Watch streams' };
+  const reflection: StreamPool = { limit: 'reflection_streams', max: MAX_REFLECTION_STREAMS, what: 'reflection streams' };
+  const pools = new Map<string, StreamPool>([
+    [HealthService.watch.path, watches],
+    [reflectionV1.ServerReflectionService.serverReflectionInfo.path, reflection],
+    [reflectionV1alpha.ServerReflectionService.serverReflectionInfo.path, reflection],
+  ]);
+  return (path) => pools.get(path);
+}
+
+function paths(definition: ServiceDefinition): string[] {
+  return Object.values(definition).map((method) => method.path);
+}
+
+function serviceName(definition: ServiceDefinition): string {
   return Object.values(definition)[0]!.path.split('/')[1]!;
 }

@@ -1,9 +1,8 @@
-// Turns plain async handlers into grpc-js unary handlers. Per call it: admits the caller (API key,
-// scope, rate limit), rejects undecodable requests, runs the handler under the call's deadline
-// (which storage turns into maxTimeMS), maps errors to statuses, counts the call in metrics, tracks
-// it for graceful shutdown, and writes one access-log line (method, status, duration, request id,
-// key name), never a request body or a secret.
-import { randomUUID } from 'node:crypto';
+// Turns plain async handlers into grpc-js unary handlers. Per call it: rejects undecodable
+// requests, runs the handler under the call's deadline (which storage turns into maxTimeMS), maps
+// errors to statuses, counts the call in metrics, tracks it for graceful shutdown, and writes one
+// access-log line (method, status, duration, request id, key name), never a request body or a
+// secret. The caller was admitted before its request was read (admission.ts).
 import {
   type MethodDefinition,
   type ServerUnaryCall,
@@ -14,8 +13,8 @@ import {
 } from '@grpc/grpc-js';
 import { callDeadline } from '../call-deadline';
 import { badRequest } from '../domain/errors';
-import type { Logger } from '../logger';
-import type { AccessControl } from './access';
+import { callerOf } from './admission';
+import { type CallHooks, recordCall } from './call-hooks';
 import { undecodableReason } from './decoding';
 import { toStatusError } from './errors';
 
@@ -30,31 +29,6 @@ export type Handlers<S extends ServiceDefinition> = {
   [K in keyof S]: (request: RequestOf<S[K]>, deadline: number) => Promise<ResponseOf<S[K]> | Buffer>;
 };
 
-export interface CallHooks {
-  log: Logger;
-  /** Called when a call starts; the returned function when it ends, with the status name. */
-  observe(path: string): (code: string) => void;
-  inFlight: InFlightCalls;
-  access: AccessControl;
-}
-
-/** Counts unary calls being handled, so shutdown can wait for exactly those. */
-export class InFlightCalls {
-  private active = 0;
-  private waiters: (() => void)[] = [];
-
-  begin(): () => void {
-    this.active++;
-    return () => {
-      if (--this.active === 0) this.waiters.splice(0).forEach((wake) => wake());
-    };
-  }
-
-  idle(): Promise<void> {
-    return this.active === 0 ? Promise.resolve() : new Promise((wake) => this.waiters.push(wake));
-  }
-}
-
 export function implement<S extends ServiceDefinition>(
   definition: S,
   handlers: Handlers<S>,
@@ -67,28 +41,9 @@ export function implement<S extends ServiceDefinition>(
     const handle = handlers[key];
     implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
       const end = hooks.inFlight.begin();
-      const observed = hooks.observe(path);
-      const started = process.hrtime.bigint();
+      const finish = recordCall(hooks, path, call.metadata);
       const deadline = callDeadline(call.getDeadline());
-      let keyName: string | undefined;
-      const finish = (code: status, error?: unknown) => {
-        const failed = code === status.INTERNAL;
-        if (failed || hooks.log.isLevelEnabled('info')) {
-          const line = {
-            method: path.slice(1),
-            code: status[code],
-            durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-            requestId: call.metadata.get('x-request-id')[0]?.toString() || randomUUID(),
-            key: keyName,
-          };
-          if (failed) hooks.log.error({ ...line, err: error }, 'call failed');
-          else hooks.log.info(line, 'call');
-        }
-        observed(status[code]);
-        end();
-      };
       const serve = async () => {
-        keyName = hooks.access.admit(call.metadata, method);
         const malformed = undecodableReason(call.request);
         if (malformed !== undefined) {
           throw badRequest([{ field: '', description: `Not a well-formed ${method} request: ${malformed}.` }]);
@@ -98,12 +53,14 @@ export function implement<S extends ServiceDefinition>(
       serve().then(
         (response) => {
           callback(null, response);
-          finish(status.OK);
+          finish(status.OK, callerOf(call.metadata));
+          end();
         },
         (error: unknown) => {
           const statusError = toStatusError(error);
           callback(statusError);
-          finish(statusError.code, error);
+          finish(statusError.code, callerOf(call.metadata), error);
+          end();
         },
       );
     };

@@ -2,7 +2,8 @@
 import type { Users } from '../domain/users';
 import { UserServiceService } from '../../gen/authtoken/v1/user_service';
 import { authTokenMessage, userMessage } from './messages';
-import { type CallHooks, implement } from './unary';
+import type { CallHooks } from './call-hooks';
+import { implement } from './unary';
 
 export function userService(users: Users, hooks: CallHooks) {
   return implement(

@@ -10,6 +10,7 @@ import { type Config, ConfigError, loadConfig } from '../../src/config';
 import { generateApiKey, keyEntry } from '../../src/domain/api-keys';
 import { createLogger } from '../../src/logger';
 import { loadSecurity } from '../../src/security';
+import { serveCommand } from '../support/serve-command';
 
 const ROOT = join(__dirname, '..', '..');
 const MANIFEST_DIR = join(ROOT, 'deploy', 'kubernetes');
@@ -23,8 +24,8 @@ const READINESS_SERVICE = AuthTokenServiceService.createAuthToken.path.split('/'
 const LIVENESS_SERVICE = '';
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; scripts: Record<string, string> };
 const PACKAGE_VERSION = PACKAGE.version;
-/** How the service runs in production, heap flags included: `npm run serve`. */
-const SERVE_COMMAND = PACKAGE.scripts.serve!.split(/\s+/);
+/** How the service runs in production, heap flags and allocator setting included: `npm run serve`. */
+const SERVE = serveCommand();
 /** Valid values for the variables the Deployment takes from Secrets. */
 const SECRET_SAMPLES: Record<string, string> = {
   MONGODB_URI: 'mongodb://mongo-0.mongo:27017,mongo-1.mongo:27017,mongo-2.mongo:27017/?replicaSet=rs0',
@@ -443,8 +444,8 @@ describe('Dockerfile', () => {
   });
 
   test('the exec-form CMD runs the compiled entry point from WORKDIR, next to dist/ and gen/, as `npm run serve` does', () => {
-    expect(SERVE_COMMAND.at(-1)).toBe('dist/src/main.js');
-    expect(JSON.parse(last(runtime, 'CMD') ?? 'null')).toEqual(SERVE_COMMAND);
+    expect(JSON.parse(last(runtime, 'CMD') ?? 'null')).toEqual(['node', ...SERVE.nodeFlags, SERVE.entry]);
+    expect(stageEnv(runtime)).toMatchObject(SERVE.env);
     expect(all(runtime, 'ENTRYPOINT')).toEqual([]);
     expect(workdir).toBe('/app');
     const targets = copies(runtime).flatMap((c) => c.targets);

@@ -91,7 +91,8 @@ test('an unknown service name is an RPC failure (NOT_FOUND), exit 3', async () =
   const unknown = await probe('authtoken.v1.NoSuchService');
   expect(unknown.code).toBe(EXIT_RPC_FAILURE);
   expect(unknown.stderr.trim()).toBe(
-    'error: health rpc failed: rpc error: code = NotFound desc = Health status unknown for service authtoken.v1.NoSuchService',
+    'error: health rpc failed: rpc error: code = NotFound desc = Unknown service name; this server reports the health of "", ' +
+      '"authtoken.v1.AuthTokenService", "authtoken.v1.UserService".',
   );
 });
 

@@ -1,0 +1,60 @@
+// What the gRPC layer needs from the rest of the process for every call, and the one place a
+// call's outcome is recorded (metrics and the access log), whether a handler ran or the caller was
+// refused at admission.
+import { randomUUID } from 'node:crypto';
+import { type Metadata, status } from '@grpc/grpc-js';
+import type { Logger } from '../logger';
+import type { AccessControl } from './access';
+
+export interface CallHooks {
+  log: Logger;
+  /** Called when a call starts; the returned function when it ends, with the status name. */
+  observe(path: string): (code: string) => void;
+  inFlight: InFlightCalls;
+  access: AccessControl;
+}
+
+/** Counts unary calls being handled, so shutdown can wait for exactly those. */
+export class InFlightCalls {
+  private active = 0;
+  private waiters: (() => void)[] = [];
+
+  begin(): () => void {
+    this.active++;
+    return () => {
+      if (--this.active === 0) this.waiters.splice(0).forEach((wake) => wake());
+    };
+  }
+
+  idle(): Promise<void> {
+    return this.active === 0 ? Promise.resolve() : new Promise((wake) => this.waiters.push(wake));
+  }
+}
+
+/**
+ * Counts a call as started in the metrics, and returns what records its end: the outcome metric
+ * and one access-log line (always for INTERNAL, with the error; otherwise at level info).
+ */
+export function recordCall(
+  hooks: CallHooks,
+  path: string,
+  metadata: Metadata,
+): (code: status, keyName: string | undefined, error?: unknown) => void {
+  const observed = hooks.observe(path);
+  const started = process.hrtime.bigint();
+  return (code, keyName, error) => {
+    const failed = code === status.INTERNAL;
+    if (failed || hooks.log.isLevelEnabled('info')) {
+      const line = {
+        method: path.slice(1),
+        code: status[code],
+        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
+        requestId: metadata.get('x-request-id')[0]?.toString() || randomUUID(),
+        key: keyName,
+      };
+      if (failed) hooks.log.error({ ...line, err: error }, 'call failed');
+      else hooks.log.info(line, 'call');
+    }
+    observed(status[code]);
+  };
+}
