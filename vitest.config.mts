@@ -11,7 +11,18 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'default', include: ['test/**/*.test.ts'], exclude: ['test/faults/**'] },
+        test: { name: 'default', include: ['test/**/*.test.ts'], exclude: ['test/faults/**', 'test/hostile/**'] },
+      },
+      {
+        // Issue 10's attacks against the service as `npm run serve` runs it, one at a time: each
+        // measures one process's memory and latency, which a parallel test would disturb.
+        extends: true,
+        test: {
+          name: 'hostile',
+          include: ['test/hostile/**/*.test.ts'],
+          globalSetup: ['test/support/global-setup.ts', 'test/hostile/build-setup.ts'],
+          maxWorkers: 1,
+        },
       },
       {
         // Slow fault tests (crashes, outages, failover, load), kept out of `npm test`.

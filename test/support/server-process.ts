@@ -1,12 +1,14 @@
-// Starts the real service as a separate OS process (`node --import tsx src/main.ts`), so that tests
-// can run several replicas against one mongod, or kill one at a chosen moment. The port is picked
-// by the process itself (PORT=0) and read from its "listening" log line.
+// Starts the real service as a separate OS process (`node --import tsx src/main.ts`, or from dist/
+// exactly as `npm run serve` runs it), so that tests can run several replicas against one mongod,
+// kill one at a chosen moment, or measure its memory. The port is picked by the process itself
+// (PORT=0) and read from its "listening" log line.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials } from '@grpc/grpc-js';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
+import { serveCommand } from './serve-command';
 import { type PromisedClient, promised } from './service';
 
 const REPO_ROOT = resolve(__dirname, '../..');
@@ -44,13 +46,17 @@ function installExitHook(): void {
 /**
  * Starts the service process with PORT=0, HOST=127.0.0.1, METRICS_PORT=0, rate limits off and `env` on top, and
  * resolves once it logs "listening". Rejects with the process's output if it exits first.
+ * `served`: run dist/ (build it first) with the node flags and environment of `npm run serve`.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, { served = false } = {}): Promise<ServerProcess> {
   installExitHook();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const serve = serveCommand();
+  const argv = served ? [...serve.nodeFlags, serve.entry] : ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, argv, {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
+      ...(served ? serve.env : {}),
       PORT: '0',
       HOST: '127.0.0.1',
       METRICS_PORT: '0',

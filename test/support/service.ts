@@ -1,7 +1,7 @@
 // Starts the real service in-process on 127.0.0.1:0 against the test mongod, with its own
 // database, and gives typed clients for it.
 import { randomUUID } from 'node:crypto';
-import { type Client, credentials, Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { type CallOptions, type Client, credentials, Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config';
@@ -64,7 +64,7 @@ export async function startTestService(
 
 /** A generated client as promises, taking partial requests (unset fields get proto defaults). */
 export type PromisedClient<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: Partial<RequestOf<S[K]>>, metadata?: Metadata) => Promise<ResponseOf<S[K]>>;
+  [K in keyof S]: (request: Partial<RequestOf<S[K]>>, metadata?: Metadata, options?: CallOptions) => Promise<ResponseOf<S[K]>>;
 };
 
 export function promised<S extends ServiceDefinition>(definition: S, client: Client): PromisedClient<S> {
@@ -72,12 +72,13 @@ export function promised<S extends ServiceDefinition>(definition: S, client: Cli
   for (const [key, method] of Object.entries(definition)) {
     // Decoding an empty message yields every field at its proto default.
     const defaults = method.requestDeserialize(Buffer.alloc(0));
-    methods[key] = (request: object, metadata = new Metadata()) =>
+    methods[key] = (request: object, metadata = new Metadata(), options: CallOptions = {}) =>
       new Promise((resolve, reject) =>
         (client as unknown as Record<string, Function>)[key]!.call(
           client,
           { ...defaults, ...request },
           metadata,
+          options,
           (error: ServiceError | null, response: unknown) => (error ? reject(error) : resolve(response)),
         ),
       );
