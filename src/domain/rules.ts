@@ -1,7 +1,12 @@
 // Every input and capacity rule of the service, defined once.
 
-/** CometChat lower-cases uids on input; after that they must match this. */
+/** A uid as the service keeps it: CometChat lower-cases the uid it was given. */
 export const UID_PATTERN = /^[a-z0-9_-]{1,100}$/;
+/**
+ * A uid as a caller may send it, checked before lower-casing: lower-casing maps some non-ASCII
+ * letters into a-z (KELVIN SIGN U+212A becomes "k"), which would name another user.
+ */
+export const UID_INPUT_PATTERN = /^[A-Za-z0-9_-]{1,100}$/;
 export const NAME_MAX_CHARS = 100;
 /** platform, device_id, user_agent. */
 export const SHORT_TEXT_MAX_CHARS = 255;

@@ -7,7 +7,7 @@ import {
   NAME_MAX_CHARS,
   PAGE_SIZE_MAX,
   SHORT_TEXT_MAX_CHARS,
-  UID_PATTERN,
+  UID_INPUT_PATTERN,
 } from './rules';
 import { parseToken, parseTokenRef } from './token-format';
 
@@ -18,14 +18,13 @@ export function normalizeUid(uid: string): string {
 export class RequestValidator {
   private readonly violations: FieldViolation[] = [];
 
-  /** Lower-cases, then checks CometChat's uid syntax. */
+  /** Checks CometChat's uid syntax (ASCII letters of either case), then lower-cases. */
   uid(field: string, value: string): string {
-    const uid = normalizeUid(value);
-    if (uid === '') this.fail(field, 'Required.');
-    else if (!UID_PATTERN.test(uid)) {
+    if (value === '') this.fail(field, 'Required.');
+    else if (!UID_INPUT_PATTERN.test(value)) {
       this.fail(field, 'Must be 1 to 100 characters of a-z, 0-9, "_" and "-".');
     }
-    return uid;
+    return normalizeUid(value);
   }
 
   name(field: string, value: string): string {

@@ -1,26 +1,29 @@
 // Requests that are not well-formed protobuf are the caller's fault: they get INVALID_ARGUMENT,
-// not the INTERNAL that grpc-js answers when a deserializer throws, nor a lenient reading.
+// not the INTERNAL that grpc-js answers when a deserializer throws, nor a lenient reading. So do
+// Struct fields that the decoder would not read exactly as sent (struct-check.ts).
 import { configureTextEncoding, getTextEncoding } from '@bufbuild/protobuf/wire';
 import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { FieldViolation } from '../domain/errors';
 import { descriptorSet } from './descriptors';
+import { structViolations } from './struct-check';
 import { wireFormatError } from './wire-format';
 
 const UNDECODABLE = Symbol('undecodable');
 
 export interface Undecodable {
-  [UNDECODABLE]: string;
+  [UNDECODABLE]: FieldViolation[];
 }
 
-/** Why the request could not be decoded, or undefined if it was. */
-export function undecodableReason(request: unknown): string | undefined {
+/** What made the request unreadable (field "" for the message as a whole), or undefined if nothing. */
+export function undecodable(request: unknown): FieldViolation[] | undefined {
   return typeof request === 'object' && request !== null && UNDECODABLE in request
     ? (request as Undecodable)[UNDECODABLE]
     : undefined;
 }
 
 /**
- * A copy of `definition` whose request decoding first checks the wire format strictly, and reports
- * any failure as a value instead of throwing.
+ * A copy of `definition` whose request decoding first checks the wire format and the Struct fields
+ * strictly, and reports any failure as a value instead of throwing.
  */
 export function decodingFailuresAsValues<S extends ServiceDefinition>(definition: S): S {
   const { registry } = descriptorSet();
@@ -29,15 +32,20 @@ export function decodingFailuresAsValues<S extends ServiceDefinition>(definition
     const [, serviceName = '', methodName] = method.path.split('/');
     const input = registry.getService(serviceName)?.methods.find((m) => m.name === methodName)?.input;
     if (!input) throw new Error(`${method.path} is not in gen/descriptor.binpb: run npm run gen`);
+    const malformed = (reason: string) => ({
+      [UNDECODABLE]: [{ field: '', description: `Not a well-formed ${methodName} request: ${reason}.` }],
+    });
     copy[key] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
-        const malformed = wireFormatError(bytes, input);
-        if (malformed) return { [UNDECODABLE]: malformed };
+        const wireError = wireFormatError(bytes, input);
+        if (wireError) return malformed(wireError);
+        const inexact = structViolations(bytes, input);
+        if (inexact.length > 0) return { [UNDECODABLE]: inexact };
         try {
           return method.requestDeserialize(bytes);
         } catch (error) {
-          return { [UNDECODABLE]: (error as Error).message };
+          return malformed((error as Error).message);
         }
       },
     };

@@ -15,7 +15,7 @@ import { callDeadline } from '../call-deadline';
 import { badRequest } from '../domain/errors';
 import { callerOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
-import { undecodableReason } from './decoding';
+import { undecodable } from './decoding';
 import { toStatusError } from './errors';
 
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
@@ -37,17 +37,14 @@ export function implement<S extends ServiceDefinition>(
   const implementation: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof S & string)[]) {
     const path = definition[key]!.path;
-    const method = path.split('/')[2]!;
     const handle = handlers[key];
     implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
       const end = hooks.inFlight.begin();
       const finish = recordCall(hooks, path, call.metadata);
       const deadline = callDeadline(call.getDeadline());
       const serve = async () => {
-        const malformed = undecodableReason(call.request);
-        if (malformed !== undefined) {
-          throw badRequest([{ field: '', description: `Not a well-formed ${method} request: ${malformed}.` }]);
-        }
+        const violations = undecodable(call.request);
+        if (violations) throw badRequest(violations);
         return handle(call.request, deadline);
       };
       serve().then(

@@ -17,7 +17,7 @@ function violations(run: (v: RequestValidator) => void): string[] {
 }
 
 describe('uid', () => {
-  test('is lower-cased before the syntax check, as CometChat does', () => {
+  test('is lower-cased, as CometChat does', () => {
     const v = new RequestValidator();
     expect(v.uid('uid', 'CometChat-UID_1')).toBe('cometchat-uid_1');
     expect(() => v.check()).not.toThrow();
@@ -25,6 +25,11 @@ describe('uid', () => {
 
   test.each(['', 'has space', 'dot.ted', 'émile', 'a'.repeat(101), 'semi;colon'])('rejects %j', (uid) => {
     expect(violations((v) => v.uid('uid', uid))).toEqual(['uid']);
+  });
+
+  test('rejects KELVIN SIGN, the one character outside ASCII that lower-cases into a-z (to "k")', () => {
+    expect('\u212Aelvin'.toLowerCase()).toBe('kelvin');
+    expect(violations((v) => v.uid('uid', '\u212Aelvin'))).toEqual(['uid']);
   });
 
   test('accepts 100 characters', () => {
