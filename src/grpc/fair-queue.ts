@@ -11,6 +11,8 @@ export interface Job {
 export class FairQueue<Owner> {
   private running = 0;
   private waiting = 0;
+  /** Set while done() hands out places, so that a job giving its place back at once does not recurse. */
+  private handingOut = false;
   /** Owners with waiting jobs; the first is next. Map order is insertion order. */
   private readonly queues = new Map<Owner, Job[]>();
 
@@ -49,14 +51,20 @@ export class FairQueue<Owner> {
   /** A running job gave its place back: the next owner in turn gets it. */
   done(): void {
     this.running--;
-    while (this.running < this.capacity && this.waiting > 0) {
-      const [owner, queue] = this.queues.entries().next().value!;
-      const job = queue.shift()!;
-      this.queues.delete(owner);
-      if (queue.length > 0) this.queues.set(owner, queue); // to the back of the turn
-      this.waiting--;
-      this.running++;
-      job.run();
+    if (this.handingOut) return;
+    this.handingOut = true;
+    try {
+      while (this.running < this.capacity && this.waiting > 0) {
+        const [owner, queue] = this.queues.entries().next().value!;
+        const job = queue.shift()!;
+        this.queues.delete(owner);
+        if (queue.length > 0) this.queues.set(owner, queue); // to the back of the turn
+        this.waiting--;
+        this.running++;
+        job.run();
+      }
+    } finally {
+      this.handingOut = false;
     }
   }
 

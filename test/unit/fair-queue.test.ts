@@ -74,3 +74,24 @@ test('a removed job never runs and frees its waiting place', () => {
   queue.done();
   expect(ran).toEqual(['a1', 'b1']);
 });
+
+test('jobs that give their place back as soon as they get it are handed out in a loop, not by recursion', () => {
+  const queue = new FairQueue<string>(1, 100_000);
+  let ran = 0;
+  let depth = 0;
+  let deepest = 0;
+  const refusing = {
+    run: () => {
+      ran++;
+      deepest = Math.max(deepest, ++depth);
+      queue.done();
+      depth--;
+    },
+    drop: () => undefined,
+  };
+  queue.enqueue('a', { run: () => undefined, drop: () => undefined });
+  for (let i = 0; i < 50_000; i++) queue.enqueue('a', refusing);
+  queue.done();
+  expect(ran).toBe(50_000);
+  expect(deepest).toBe(1);
+});
