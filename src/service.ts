@@ -101,7 +101,7 @@ async function startOn(
     credentials: security.credentials,
     limits: transportLimits(config),
     limited,
-    dropped: memoryRelief(),
+    droppedResponses: memoryRelief(),
   }).catch((error: unknown) => {
     metricsServer.server.close();
     throw error;
@@ -123,7 +123,7 @@ async function startOn(
       databaseHealth.stop();
       setReadiness('NOT_SERVING');
       health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
-      const listenerClosed = grpc.close();
+      grpc.stopAccepting();
       const closed = new Promise<void>((done) => server.tryShutdown(() => done()));
       log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
       // tryShutdown completes once every stream has ended, but health Watch streams never end by
@@ -136,7 +136,7 @@ async function startOn(
       timers.abort();
       server.forceShutdown();
       await closed;
-      await listenerClosed;
+      grpc.close();
       await new Promise<void>((done) => metricsServer.server.close(() => done()));
       await database.close();
       await embedded?.stop();

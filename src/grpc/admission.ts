@@ -1,39 +1,57 @@
-// API key, scope and per-key rate limit, checked on the call's metadata as an interceptor: a
-// caller without a valid key is refused before its request body is read or any handler runs.
-import { type Metadata, ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
-import type { AccessControl } from './access';
-import { toStatusError } from './errors';
+// API key, scope and per-key rate limit, checked on a call's metadata by the call guard (which
+// asks before it lets the call go on): a caller without a valid key is refused before its request
+// body is read or any handler runs. Health and reflection need no key.
+import type { Metadata, StatusObject } from '@grpc/grpc-js';
 import { type CallHooks, recordCall } from './call-hooks';
+import { toStatusError } from './errors';
 
-/** The admitted caller's key name, by the call's metadata object (which grpc-js hands on as is). */
-const callers = new WeakMap<Metadata, string>();
+/**
+ * The admitted caller's key name, kept on the call's metadata object (which grpc-js hands on to the
+ * handler as is). A property rather than a WeakMap entry: one per call, and WeakMaps cost the
+ * garbage collector on the hot path.
+ */
+const CALLER = Symbol('caller');
+type WithCaller = Metadata & { [CALLER]?: string };
 
 export function callerOf(metadata: Metadata): string | undefined {
-  return callers.get(metadata);
+  return (metadata as WithCaller)[CALLER];
 }
 
-/** Admits calls to `keyedPaths`; other methods (health, reflection) pass untouched. */
-export function admission(access: AccessControl, keyedPaths: ReadonlySet<string>, hooks: CallHooks): ServerInterceptor {
-  return (method, inner) => {
-    if (!keyedPaths.has(method.path)) return new ServerInterceptingCall(inner);
-    const methodName = method.path.slice(method.path.lastIndexOf('/') + 1);
-    return new ServerInterceptingCall(inner, {
-      start: (next) =>
-        next({
-          onReceiveMetadata: (metadata, admitted) => {
-            let name: string;
-            try {
-              name = access.admit(metadata, methodName);
-            } catch (error) {
-              const refusal = toStatusError(error);
-              recordCall(hooks, method.path, metadata)(refusal.code, undefined, error);
-              inner.sendStatus(refusal);
-              return;
-            }
-            callers.set(metadata, name);
-            admitted(metadata);
-          },
-        }),
-    });
-  };
+export class Admission {
+  /** Method name by path, for the methods that need a key. */
+  private readonly methods: ReadonlyMap<string, string>;
+
+  constructor(
+    keyedPaths: Iterable<string>,
+    private readonly hooks: CallHooks,
+  ) {
+    this.methods = new Map([...keyedPaths].map((path) => [path, path.slice(path.lastIndexOf('/') + 1)]));
+  }
+
+  /** Whether calls to `path` need a key (and so are the API's own calls). */
+  covers(path: string): boolean {
+    return this.methods.has(path);
+  }
+
+  /**
+   * The refusal (already recorded in metrics and the access log), or undefined once admitted: the
+   * call then counts as in flight until ended() is called, so that a graceful shutdown also waits
+   * for admitted calls still waiting for their turn to run, not only for running handlers.
+   */
+  admit(path: string, metadata: Metadata): StatusObject | undefined {
+    try {
+      (metadata as WithCaller)[CALLER] = this.hooks.access.admit(metadata, this.methods.get(path)!);
+    } catch (error) {
+      const refusal = toStatusError(error);
+      recordCall(this.hooks, path, metadata)(refusal.code, undefined, error);
+      return refusal;
+    }
+    this.hooks.inFlight.begin();
+    return undefined;
+  }
+
+  /** An admitted call is over. */
+  ended(): void {
+    this.hooks.inFlight.end();
+  }
 }

@@ -2,6 +2,7 @@
 // process hold and do, before any key is checked or any handler runs (the numbers are in
 // transport-limits.ts).
 //  - Request metadata over MAX_METADATA_BYTES is refused.
+//  - The API's calls are admitted by their key (admission.ts), on their metadata.
 //  - At most MAX_CALLS_AWAITING_REQUEST calls may wait for their request; beyond that the one
 //    that has waited longest is refused.
 //  - Streams of the services that need no key (health Watch, reflection) are capped per pool.
@@ -17,9 +18,12 @@
 //  - A call answered before the client finished sending (a refusal) has its stream reset with
 //    NO_ERROR once the answer is out (RFC 9113 §8.1), so it stops holding a stream.
 import { constants as http2 } from 'node:http2';
-import type { Metadata, ServerInterceptor } from '@grpc/grpc-js';
+import type { Metadata, ServerInterceptor, StatusObject } from '@grpc/grpc-js';
 import { type DomainError, deadlineExceeded, limitExceeded } from '../domain/errors';
+import type { Admission } from './admission';
+import { toStatusError } from './errors';
 import { FairQueue } from './fair-queue';
+import { metadataSize } from './http2-stream';
 import { type Guard, GuardedCall } from './guarded-call';
 import {
   MAX_CALLS_AWAITING_REQUEST,
@@ -36,23 +40,21 @@ export interface CallGuardOptions {
   limits: TransportLimits;
   /** The capped pool a method's streams belong to, if any. */
   poolOf(path: string): StreamPool | undefined;
-  /** Whether a method's calls take a place among maxRunningCalls (the API's unary calls). */
-  takesTurns(path: string): boolean;
+  /** The API's calls: admitted by key, and taking turns among maxRunningCalls. */
+  admission: Admission;
   /** Called for every refusal or reset, with the limit that caused it. */
   limited(limit: TransportLimit): void;
   /** Called with the size of the unsent responses dropped with a call's stream. */
-  dropped(bytes: number): void;
+  droppedResponses(bytes: number): void;
 }
 
 const SWEEP_INTERVAL_MS = 1000;
 const RETRY_AFTER_MS = 1000;
-/** Per HTTP/2 header field, as RFC 9113 §6.5.2 counts header list size. */
-const HEADER_FIELD_OVERHEAD = 32;
 
 export class CallGuard implements Guard {
+  /** Insertion-ordered: the first waiting for its request is the one that has waited longest. */
   private readonly open = new Set<GuardedCall>();
-  /** Insertion-ordered, so the first is the call that has waited longest. */
-  private readonly awaitingRequest = new Set<GuardedCall>();
+  private awaitingRequest = 0;
   private readonly pooled = new Map<StreamPool, number>();
   private readonly unread: UnreadResponses;
   private readonly turns: FairQueue<object>;
@@ -66,53 +68,71 @@ export class CallGuard implements Guard {
   }
 
   readonly interceptor: ServerInterceptor = (method, inner) =>
-    new GuardedCall(this, method, inner, this.options.poolOf(method.path), this.options.takesTurns(method.path));
+    new GuardedCall(this, method, inner, this.options.poolOf(method.path), this.options.admission.covers(method.path));
 
   stop(): void {
     clearInterval(this.sweeper);
   }
 
   /** At the call's metadata: the refusal, if the call may not go on. */
-  admit(call: GuardedCall, metadata: Metadata): DomainError | undefined {
+  admit(call: GuardedCall, metadata: Metadata): StatusObject | undefined {
     const size = metadataSize(metadata);
     if (size > MAX_METADATA_BYTES) {
-      return this.refusal('metadata_size', `Request metadata of ${size} bytes is over the limit of ${MAX_METADATA_BYTES}.`);
+      return toStatusError(this.refusal('metadata_size', `Request metadata of ${size} bytes is over the limit of ${MAX_METADATA_BYTES}.`));
+    }
+    if (call.takesTurns) {
+      const refusal = this.options.admission.admit(call.method.path, metadata);
+      if (refusal) return refusal;
+      call.admitted = true;
     }
     if (call.pool) {
       const open = this.pooled.get(call.pool) ?? 0;
-      if (open >= call.pool.max) return this.refusal(call.pool.limit, `Too many ${call.pool.what} are open; retry later.`, RETRY_AFTER_MS);
+      if (open >= call.pool.max) {
+        return toStatusError(this.refusal(call.pool.limit, `Too many ${call.pool.what} are open; retry later.`, RETRY_AFTER_MS));
+      }
       this.pooled.set(call.pool, open + 1);
       call.pooled = true;
     }
     this.open.add(call);
     if (!call.method.requestStream) {
-      this.awaitingRequest.add(call);
-      if (this.awaitingRequest.size > MAX_CALLS_AWAITING_REQUEST) {
-        const oldest = this.awaitingRequest.values().next().value!;
-        this.awaitingRequest.delete(oldest);
-        oldest.end(this.refusal('calls_awaiting_request', 'Too many calls are waiting for their request; send it with the call.', RETRY_AFTER_MS));
-      }
+      call.awaitingRequest = true;
+      if (++this.awaitingRequest > MAX_CALLS_AWAITING_REQUEST) this.refuseLongestAwaiting();
     }
     return undefined;
   }
 
-  /** The whole request is in: `start` hands it to the handler, now or at the call's turn. */
-  requestArrived(call: GuardedCall, start: () => void): void {
-    this.awaitingRequest.delete(call);
-    if (!call.takesTurns) {
-      start();
+  private refuseLongestAwaiting(): void {
+    for (const oldest of this.open) {
+      if (!oldest.awaitingRequest) continue;
+      this.requestDone(oldest);
+      oldest.end(this.refusal('calls_awaiting_request', 'Too many calls are waiting for their request; send it with the call.', RETRY_AFTER_MS));
       return;
     }
-    call.turn = {
-      run: () => {
-        call.running = true;
-        const refusal = this.unreadRefusal(call);
-        if (refusal) call.end(refusal);
-        else start();
-      },
-      drop: () => call.end(this.refusal('waiting_calls', 'Too many calls are waiting to be handled; retry later.', RETRY_AFTER_MS)),
-    };
-    this.turns.enqueue(call.connection, call.turn);
+  }
+
+  private requestDone(call: GuardedCall): void {
+    if (!call.awaitingRequest) return;
+    call.awaitingRequest = false;
+    this.awaitingRequest--;
+  }
+
+  /** The whole request is in: the call goes on now, or at its turn to run. */
+  requestArrived(call: GuardedCall): void {
+    this.requestDone(call);
+    if (!call.takesTurns) {
+      call.proceed();
+      return;
+    }
+    call.waiting = true;
+    this.turns.enqueue(call.connection, call);
+  }
+
+  turnCame(call: GuardedCall): DomainError | undefined {
+    return this.unreadRefusal(call);
+  }
+
+  dropped(call: GuardedCall): void {
+    call.end(this.refusal('waiting_calls', 'Too many calls are waiting to be handled; retry later.', RETRY_AFTER_MS));
   }
 
   /** The handler answered (or the call was ended for it): its place goes to the next in turn. */
@@ -155,14 +175,15 @@ export class CallGuard implements Guard {
    */
   ended(call: GuardedCall): void {
     this.open.delete(call);
-    this.awaitingRequest.delete(call);
-    if (call.turn) this.turns.remove(call.connection, call.turn);
+    this.requestDone(call);
+    if (call.waiting) this.turns.remove(call.connection, call);
+    if (call.admitted) this.options.admission.ended();
     if (call.pooled) {
       call.pooled = false;
       this.pooled.set(call.pool!, this.pooled.get(call.pool!)! - 1);
     }
     if (call.unsent > 0) {
-      this.options.dropped(call.unsent);
+      this.options.droppedResponses(call.unsent);
       this.sent(call, call.unsent);
     }
     // Answered before the client finished sending: reset the stream once the answer is out
@@ -185,12 +206,4 @@ export class CallGuard implements Guard {
     this.options.limited(limit);
     return limitExceeded(limit, message, retryDelayMs);
   }
-}
-
-function metadataSize(metadata: Metadata): number {
-  let size = 0;
-  for (const [key, values] of Object.entries(metadata.toJSON())) {
-    for (const value of values) size += key.length + value.length + HEADER_FIELD_OVERHEAD;
-  }
-  return size;
 }

@@ -14,16 +14,20 @@ export interface CallHooks {
   access: AccessControl;
 }
 
-/** Counts unary calls being handled, so shutdown can wait for exactly those. */
+/**
+ * Counts calls admitted and not yet over, and handlers still running, so that shutdown can wait
+ * for exactly those. Every begin() is matched by one end().
+ */
 export class InFlightCalls {
   private active = 0;
   private waiters: (() => void)[] = [];
 
-  begin(): () => void {
+  begin(): void {
     this.active++;
-    return () => {
-      if (--this.active === 0) this.waiters.splice(0).forEach((wake) => wake());
-    };
+  }
+
+  end(): void {
+    if (--this.active === 0) this.waiters.splice(0).forEach((wake) => wake());
   }
 
   idle(): Promise<void> {

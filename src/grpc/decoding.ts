@@ -5,7 +5,7 @@ import { configureTextEncoding, getTextEncoding } from '@bufbuild/protobuf/wire'
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { FieldViolation } from '../domain/errors';
 import { descriptorSet } from './descriptors';
-import { structViolations } from './struct-check';
+import { structChecker } from './struct-check';
 import { wireFormatError } from './wire-format';
 
 const UNDECODABLE = Symbol('undecodable');
@@ -32,6 +32,7 @@ export function decodingFailuresAsValues<S extends ServiceDefinition>(definition
     const [, serviceName = '', methodName] = method.path.split('/');
     const input = registry.getService(serviceName)?.methods.find((m) => m.name === methodName)?.input;
     if (!input) throw new Error(`${method.path} is not in gen/descriptor.binpb: run npm run gen`);
+    const inexactStructs = structChecker(input);
     const malformed = (reason: string) => ({
       [UNDECODABLE]: [{ field: '', description: `Not a well-formed ${methodName} request: ${reason}.` }],
     });
@@ -40,8 +41,8 @@ export function decodingFailuresAsValues<S extends ServiceDefinition>(definition
       requestDeserialize: (bytes: Buffer) => {
         const wireError = wireFormatError(bytes, input);
         if (wireError) return malformed(wireError);
-        const inexact = structViolations(bytes, input);
-        if (inexact.length > 0) return { [UNDECODABLE]: inexact };
+        const inexact = inexactStructs?.(bytes);
+        if (inexact?.length) return { [UNDECODABLE]: inexact };
         try {
           return method.requestDeserialize(bytes);
         } catch (error) {

@@ -1,13 +1,16 @@
 // The TCP listener, owned here rather than by grpc-js (which has no connection limit): it accepts
 // at most maxConnections connections at once, closing any more as they arrive, and hands each
 // accepted one to the gRPC server through grpc-js's connection injector (TLS included).
-import { createServer, type Server as NetServer } from 'node:net';
+import type { Socket } from 'node:net';
+import { createServer } from 'node:net';
 import type { Server, ServerCredentials } from '@grpc/grpc-js';
 
 export interface Listener {
   port: number;
-  /** Stops accepting connections; those already accepted are the gRPC server's to close. */
-  close(): Promise<void>;
+  /** Stops accepting connections; those accepted are the gRPC server's to close. */
+  stopAccepting(): void;
+  /** Closes what the gRPC server did not, e.g. a connection still in its TLS handshake. */
+  closeConnections(): void;
 }
 
 export async function listen(options: {
@@ -16,13 +19,19 @@ export async function listen(options: {
   host: string;
   port: number;
   maxConnections: number;
-  /** Called for each connection closed because maxConnections were open. */
-  dropped: () => void;
+  /** Called for each connection closed on arrival because maxConnections were open. */
+  closedOnArrival: () => void;
 }): Promise<Listener> {
   const injector = options.server.createConnectionInjector(options.credentials);
-  const listener: NetServer = createServer((socket) => injector.injectConnection(socket));
+  // At most maxConnections entries: more are closed before they are handed on.
+  const sockets = new Set<Socket>();
+  const listener = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    injector.injectConnection(socket);
+  });
   listener.maxConnections = options.maxConnections;
-  listener.on('drop', options.dropped);
+  listener.on('drop', options.closedOnArrival);
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     listener.listen(options.port, options.host, () => {
@@ -32,6 +41,7 @@ export async function listen(options: {
   });
   return {
     port: (listener.address() as { port: number }).port,
-    close: () => new Promise<void>((done) => listener.close(() => done())),
+    stopAccepting: () => listener.close(),
+    closeConnections: () => sockets.forEach((socket) => socket.destroy()),
   };
 }

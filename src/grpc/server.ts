@@ -15,7 +15,7 @@ import { UserServiceService } from '../../gen/authtoken/v1/user_service';
 import { HealthService } from '../../gen/health/v1/health';
 import * as reflectionV1 from '../../gen/grpc/reflection/v1/reflection';
 import * as reflectionV1alpha from '../../gen/grpc/reflection/v1alpha/reflection';
-import { admission } from './admission';
+import { Admission } from './admission';
 import { authTokenService } from './auth-token-service';
 import { CallGuard } from './call-guard';
 import type { CallHooks } from './call-hooks';
@@ -43,8 +43,10 @@ export interface RunningServer {
   server: Server;
   health: Health;
   port: number;
-  /** Stops accepting connections and the call guard's timer; resolves once every connection is closed. */
-  close(): Promise<void>;
+  /** First step of shutdown: no new connection is accepted. */
+  stopAccepting(): void;
+  /** Last step, after the gRPC server's own shutdown: closes any connection left, stops the guard. */
+  close(): void;
 }
 
 export async function startServer(options: {
@@ -58,22 +60,19 @@ export async function startServer(options: {
   /** Called for every call refused, stream reset or connection closed by a transport limit. */
   limited: (limit: TransportLimit) => void;
   /** Called with the size of unsent responses dropped with their streams. */
-  dropped: (bytes: number) => void;
+  droppedResponses: (bytes: number) => void;
 }): Promise<RunningServer> {
   rejectInvalidUtf8();
-  const keyedPaths = new Set([...paths(UserServiceService), ...paths(AuthTokenServiceService)]);
   const guard = new CallGuard({
     limits: options.limits,
     poolOf: streamPools(options.limits),
-    takesTurns: (path) => keyedPaths.has(path),
+    admission: new Admission([...paths(UserServiceService), ...paths(AuthTokenServiceService)], options.hooks),
     limited: options.limited,
-    dropped: options.dropped,
+    droppedResponses: options.droppedResponses,
   });
-  const server = new EncodedResponsesServer({
-    ...grpcServerOptions(options.limits),
-    // The guard first: it must wrap grpc-js's own call object (http2-stream.ts).
-    interceptors: [guard.interceptor, admission(options.hooks.access, keyedPaths, options.hooks)],
-  });
+  // The guard is the one interceptor: it must wrap grpc-js's own call object (http2-stream.ts), and
+  // each layer costs every call.
+  const server = new EncodedResponsesServer({ ...grpcServerOptions(options.limits), interceptors: [guard.interceptor] });
   server.addService(decodingFailuresAsValues(UserServiceService), userService(options.users, options.hooks));
   server.addService(decodingFailuresAsValues(AuthTokenServiceService), authTokenService(options.tokens, options.hooks));
 
@@ -91,7 +90,7 @@ export async function startServer(options: {
     host: options.host,
     port: options.port,
     maxConnections: options.limits.maxConnections,
-    dropped: () => options.limited('connections'),
+    closedOnArrival: () => options.limited('connections'),
   }).catch((error: unknown) => {
     guard.stop();
     throw error;
@@ -100,9 +99,10 @@ export async function startServer(options: {
     server,
     health,
     port: listener.port,
-    close: async () => {
+    stopAccepting: listener.stopAccepting,
+    close: () => {
+      listener.closeConnections();
       guard.stop();
-      await listener.close();
     },
   };
 }

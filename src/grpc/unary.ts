@@ -39,7 +39,7 @@ export function implement<S extends ServiceDefinition>(
     const path = definition[key]!.path;
     const handle = handlers[key];
     implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
-      const end = hooks.inFlight.begin();
+      hooks.inFlight.begin();
       const finish = recordCall(hooks, path, call.metadata);
       const deadline = callDeadline(call.getDeadline());
       const serve = async () => {
@@ -51,13 +51,13 @@ export function implement<S extends ServiceDefinition>(
         (response) => {
           callback(null, response);
           finish(status.OK, callerOf(call.metadata));
-          end();
+          hooks.inFlight.end();
         },
         (error: unknown) => {
           const statusError = toStatusError(error);
           callback(statusError);
           finish(statusError.code, callerOf(call.metadata), error);
-          end();
+          hooks.inFlight.end();
         },
       );
     };

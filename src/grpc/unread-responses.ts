@@ -1,8 +1,12 @@
 // Response bytes handed to HTTP/2 and not yet taken by it, per connection and in total: what
 // clients that do not read make this process hold.
+
+/** Each connection's count is kept on the connection (its HTTP/2 session) itself: no map to look up per call. */
+const UNREAD = Symbol('unread response bytes');
+type Counted = { [UNREAD]?: { bytes: number } };
+
 export class UnreadResponses {
   private total = 0;
-  private readonly byConnection = new WeakMap<object, { bytes: number }>();
 
   constructor(
     private readonly perConnection: number,
@@ -36,8 +40,6 @@ export class UnreadResponses {
   }
 
   private of(connection: object): { bytes: number } {
-    let held = this.byConnection.get(connection);
-    if (!held) this.byConnection.set(connection, (held = { bytes: 0 }));
-    return held;
+    return ((connection as Counted)[UNREAD] ??= { bytes: 0 });
   }
 }
