@@ -44,7 +44,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful shutdown, SHUTDOWN_GRACE_MS).
 # The flags and the allocator setting are those of `npm run serve` (package.json): without the heap
 # flags V8 sizes its heap from the machine, not from what the service needs; a fixed mmap threshold
-# makes glibc return large freed buffers (dropped responses) to the system at once; --expose-gc
-# lets the service collect after dropping them (src/memory-relief.ts).
+# makes glibc return large freed buffers (responses dropped with a client's connection) to the
+# system at once instead of keeping them in its heap.
 ENV MALLOC_MMAP_THRESHOLD_=131072
-CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=16", "--expose-gc", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=128", "--max-semi-space-size=16", "dist/src/main.js"]

@@ -11,7 +11,6 @@ import { type TransportLimit, transportLimits } from './grpc/transport-limits';
 import { InFlightCalls } from './grpc/call-hooks';
 import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
 import type { Logger } from './logger';
-import { memoryRelief } from './memory-relief';
 import { Metrics, startMetricsServer } from './metrics';
 import { type Security, loadSecurity } from './security';
 import { openDatabase } from './storage/database';
@@ -101,7 +100,6 @@ async function startOn(
     credentials: security.credentials,
     limits: transportLimits(config),
     limited,
-    droppedResponses: memoryRelief(),
   }).catch((error: unknown) => {
     metricsServer.server.close();
     throw error;

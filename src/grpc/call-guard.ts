@@ -44,8 +44,6 @@ export interface CallGuardOptions {
   admission: Admission;
   /** Called for every refusal or reset, with the limit that caused it. */
   limited(limit: TransportLimit): void;
-  /** Called with the size of the unsent responses dropped with a call's stream. */
-  droppedResponses(bytes: number): void;
 }
 
 const SWEEP_INTERVAL_MS = 1000;
@@ -182,10 +180,7 @@ export class CallGuard implements Guard {
       call.pooled = false;
       this.pooled.set(call.pool!, this.pooled.get(call.pool!)! - 1);
     }
-    if (call.unsent > 0) {
-      this.options.droppedResponses(call.unsent);
-      this.sent(call, call.unsent);
-    }
+    if (call.unsent > 0) this.sent(call, call.unsent);
     // Answered before the client finished sending: reset the stream once the answer is out
     // (Node defers a NO_ERROR reset until then), so that it does not stay open.
     if (!call.requestComplete && !call.stream.closed) call.stream.close(http2.NGHTTP2_NO_ERROR);

@@ -59,8 +59,6 @@ export async function startServer(options: {
   limits: TransportLimits;
   /** Called for every call refused, stream reset or connection closed by a transport limit. */
   limited: (limit: TransportLimit) => void;
-  /** Called with the size of unsent responses dropped with their streams. */
-  droppedResponses: (bytes: number) => void;
 }): Promise<RunningServer> {
   rejectInvalidUtf8();
   const guard = new CallGuard({
@@ -68,7 +66,6 @@ export async function startServer(options: {
     poolOf: streamPools(options.limits),
     admission: new Admission([...paths(UserServiceService), ...paths(AuthTokenServiceService)], options.hooks),
     limited: options.limited,
-    droppedResponses: options.droppedResponses,
   });
   // The guard is the one interceptor: it must wrap grpc-js's own call object (http2-stream.ts), and
   // each layer costs every call.
