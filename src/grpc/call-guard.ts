@@ -10,7 +10,9 @@
 //    (fair-queue.ts), at most MAX_WAITING_CALLS of them.
 //  - Unread response bytes are bounded per connection and in total (unread-responses.ts): over
 //    either bound, an API call is refused before its handler runs (so the running calls can
-//    overshoot by one response each), and a streaming response instead of being queued.
+//    overshoot by one response each), and a streaming response instead of being queued. Calls
+//    with an unread response are at most MAX_CALLS_WITH_UNREAD_RESPONSES: beyond, the one that has
+//    waited longest has its stream reset.
 //  - A response that has not left by the call's deadline, or within RESPONSE_SEND_TIMEOUT_MS of
 //    its last progress, has its stream reset: a stream that will not read is ended, not buffered.
 //  - A unary call is over at its deadline (the client's, else DEFAULT_CALL_BUDGET_MS), whatever
@@ -27,6 +29,7 @@ import { metadataSize } from './http2-stream';
 import { type Guard, GuardedCall } from './guarded-call';
 import {
   MAX_CALLS_AWAITING_REQUEST,
+  MAX_CALLS_WITH_UNREAD_RESPONSES,
   MAX_METADATA_BYTES,
   MAX_WAITING_CALLS,
   RESPONSE_SEND_TIMEOUT_MS,
@@ -54,6 +57,8 @@ export class CallGuard implements Guard {
   private readonly open = new Set<GuardedCall>();
   private awaitingRequest = 0;
   private readonly pooled = new Map<StreamPool, number>();
+  /** Calls with a response HTTP/2 has not taken yet, the one that has waited longest first. */
+  private readonly unsentCalls = new Set<GuardedCall>();
   private readonly unread: UnreadResponses;
   private readonly turns: FairQueue<object>;
   private readonly sweeper: NodeJS.Timeout;
@@ -154,9 +159,20 @@ export class CallGuard implements Guard {
   }
 
   queued(call: GuardedCall, bytes: number): void {
-    if (call.unsent === 0) call.unsentSince = Date.now();
+    if (call.unsent === 0) {
+      call.unsentSince = Date.now();
+      this.unsentCalls.add(call);
+      if (this.unsentCalls.size > MAX_CALLS_WITH_UNREAD_RESPONSES) this.resetLongestUnsent();
+    }
     call.unsent += bytes;
     this.unread.add(call.connection, bytes);
+  }
+
+  private resetLongestUnsent(): void {
+    const oldest = this.unsentCalls.values().next().value!;
+    this.unsentCalls.delete(oldest);
+    this.options.limited('unread_responses');
+    oldest.stream.close(http2.NGHTTP2_CANCEL);
   }
 
   /** HTTP/2 took `bytes` of the call's queued responses (or they went with the stream). */
@@ -164,6 +180,7 @@ export class CallGuard implements Guard {
     const released = Math.min(bytes, call.unsent);
     call.unsent -= released;
     call.unsentSince = Date.now();
+    if (call.unsent === 0) this.unsentCalls.delete(call);
     this.unread.remove(call.connection, released);
   }
 

@@ -7,7 +7,12 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { generateApiKey, keyEntry } from '../../src/domain/api-keys';
-import { MAX_CALLS_AWAITING_REQUEST, MAX_METADATA_BYTES, MAX_REFLECTION_STREAMS } from '../../src/grpc/transport-limits';
+import {
+  MAX_CALLS_AWAITING_REQUEST,
+  MAX_CALLS_WITH_UNREAD_RESPONSES,
+  MAX_METADATA_BYTES,
+  MAX_REFLECTION_STREAMS,
+} from '../../src/grpc/transport-limits';
 import { GetUserRequest } from '../../gen/authtoken/v1/user_service';
 import { ListAuthTokensRequest } from '../../gen/authtoken/v1/auth_token_service';
 import { ServerReflectionRequest } from '../../gen/grpc/reflection/v1/reflection';
@@ -161,6 +166,23 @@ describe('calls: default limits', () => {
     // The others still wait: the second one's request, sent now, is answered.
     calls[1]!.stream.end(getUser());
     expect((await calls[1]!.ended).code).toBe(status.OK);
+  });
+
+  test(`of ${MAX_CALLS_WITH_UNREAD_RESPONSES + 1} calls whose (tiny) response is not read, the oldest is reset`, async () => {
+    // Health Check answers are 7 bytes: the byte bounds alone would let these pile up.
+    const check = frame(HealthCheckRequest.encode({ service: '' }).finish());
+    const before = await limitedCount('unread_responses');
+    const calls: ReturnType<typeof call>[] = [];
+    for (let c = 0; calls.length <= MAX_CALLS_WITH_UNREAD_RESPONSES; c++) {
+      const neverReads = session({ settings: { initialWindowSize: 0 } });
+      for (let i = 0; i < 100 && calls.length <= MAX_CALLS_WITH_UNREAD_RESPONSES; i++) {
+        calls.push(call(neverReads, PATHS.check, { body: check, key: false }));
+      }
+      await Promise.all(calls.slice(-1).map((last) => opened(last.stream)));
+    }
+    expect((await calls[0]!.ended).rstCode).toBe(h2.NGHTTP2_CANCEL);
+    expect(await limitedCount('unread_responses')).toBe(before + 1);
+    expect(calls[1]!.stream.closed).toBe(false);
   });
 
   test(`at most ${MAX_REFLECTION_STREAMS} reflection streams at once`, async () => {
