@@ -70,10 +70,11 @@ export const MAX_METADATA_BYTES = 8 * 1024;
  */
 export const MAX_CALLS_AWAITING_REQUEST = 256;
 /**
- * API calls waiting for a place among maxRunningCalls, all connections together. Beyond it, the
- * newest call of the connection with the most waiting is refused.
+ * API calls waiting for a place among maxRunningCalls, all connections together. Each holds its
+ * decoded request (up to MAX_REQUEST_BYTES), so at most about 32 MB. Beyond it, the newest call of
+ * the connection with the most waiting is refused: the queue sheds the flood, not the others.
  */
-export const MAX_WAITING_CALLS = 1024;
+export const MAX_WAITING_CALLS = 512;
 /**
  * Calls whose response HTTP/2 has not taken, all connections together. The unread byte bounds do
  * not bound their number (a health Check answer is 7 bytes), and each holds its stream and call

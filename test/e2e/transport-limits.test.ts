@@ -12,6 +12,7 @@ import {
   MAX_CALLS_WITH_UNREAD_RESPONSES,
   MAX_METADATA_BYTES,
   MAX_REFLECTION_STREAMS,
+  MAX_WAITING_CALLS,
 } from '../../src/grpc/transport-limits';
 import { GetUserRequest } from '../../gen/authtoken/v1/user_service';
 import { ListAuthTokensRequest } from '../../gen/authtoken/v1/auth_token_service';
@@ -295,5 +296,29 @@ describe('running calls: MAX_RUNNING_CALLS=1', () => {
     const [first, second] = await Promise.all([running, waiting]);
     expect([first.code, second.code]).toEqual([status.OK, status.OK]);
     expect(second.at).toBeGreaterThan(first.at);
+  });
+
+  test(`over ${MAX_WAITING_CALLS} waiting calls, the flood's newest are refused, not another connection's`, async () => {
+    const admin = mongo.db('admin');
+    const { count } = await admin.command({
+      configureFailPoint: 'failCommand',
+      mode: { times: 1 },
+      data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 1500, appName },
+    });
+    const running = call(session(), PATHS.getUser, { body: getUser() }).ended;
+    await admin.command({ waitForFailPoint: 'failCommand', timesEntered: count + 1, maxTimeMS: 30_000 });
+    const flood = Array.from({ length: 6 }, () => session()).flatMap((on) =>
+      Array.from({ length: 100 }, () => call(on, PATHS.getUser, { body: getUser() }).ended),
+    );
+    // The first answer is a refusal: the queue is full. A call from another connection now still
+    // gets a place, by dropping one more of the flood's.
+    expect(await Promise.race(flood)).toMatchObject(limited('waiting_calls'));
+    const other = call(session(), PATHS.getUser, { body: getUser() }).ended;
+    const outcomes = await Promise.all(flood);
+    const refused = outcomes.filter((o) => o.limit === 'waiting_calls');
+    expect(refused).toHaveLength(flood.length + 1 - MAX_WAITING_CALLS);
+    expect(outcomes.filter((o) => o.code === status.OK)).toHaveLength(flood.length - refused.length);
+    expect((await other).code).toBe(status.OK);
+    expect((await running).code).toBe(status.OK);
   });
 });
