@@ -1,8 +1,8 @@
 // grpc.health.v1 (Check, Watch, List) for a fixed set of names: "" for liveness and each served
 // service for readiness. Any other name gets NOT_FOUND at once, from Check and Watch alike (Watch
 // sends SERVICE_UNKNOWN first, as the protocol asks, but then ends rather than waiting for a name
-// that can never appear), and leaves nothing behind. (grpc-health-check 2.1 keeps an entry for every name ever watched, so
-// distinct names of 200 KB each ran the heap out in about 500 calls.)
+// that can never appear), and leaves nothing behind. (grpc-health-check 2.1 keeps an entry for
+// every name ever watched, so distinct names of 200 KB each ran the heap out in about 500 calls.)
 import { type Server, type ServerWritableStream, status } from '@grpc/grpc-js';
 import {
   type HealthCheckRequest,

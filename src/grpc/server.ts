@@ -90,6 +90,7 @@ export async function startServer(options: {
     closedOnArrival: () => options.limited('connections'),
   }).catch((error: unknown) => {
     guard.stop();
+    server.forceShutdown();
     throw error;
   });
   return {
