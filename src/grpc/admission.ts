@@ -6,15 +6,23 @@ import { type CallHooks, recordCall } from './call-hooks';
 import { toStatusError } from './errors';
 
 /**
- * The admitted caller's key name, kept on the call's metadata object (which grpc-js hands on to the
- * handler as is). A property rather than a WeakMap entry: one per call, and WeakMaps cost the
- * garbage collector on the hot path.
+ * An admitted call's key name and the recording of its outcome (started at admission, so that its
+ * duration includes any wait for a turn to run), kept on the call's metadata object, which grpc-js
+ * hands on to the handler as is. Properties rather than WeakMap entries: one per call, and WeakMaps
+ * cost the garbage collector on the hot path.
  */
 const CALLER = Symbol('caller');
-type WithCaller = Metadata & { [CALLER]?: string };
+const OUTCOME = Symbol('outcome');
+type Admitted = Metadata & { [CALLER]?: string; [OUTCOME]?: Outcome };
+type Outcome = ReturnType<typeof recordCall>;
 
 export function callerOf(metadata: Metadata): string | undefined {
-  return (metadata as WithCaller)[CALLER];
+  return (metadata as Admitted)[CALLER];
+}
+
+/** Where the admitted call's outcome is recorded. */
+export function outcomeOf(metadata: Metadata): Outcome | undefined {
+  return (metadata as Admitted)[OUTCOME];
 }
 
 export class Admission {
@@ -39,13 +47,15 @@ export class Admission {
    * for admitted calls still waiting for their turn to run, not only for running handlers.
    */
   admit(path: string, metadata: Metadata): StatusObject | undefined {
+    const outcome = recordCall(this.hooks, path, metadata);
     try {
-      (metadata as WithCaller)[CALLER] = this.hooks.access.admit(metadata, this.methods.get(path)!);
+      (metadata as Admitted)[CALLER] = this.hooks.access.admit(metadata, this.methods.get(path)!);
     } catch (error) {
       const refusal = toStatusError(error);
-      recordCall(this.hooks, path, metadata)(refusal.code, undefined, error);
+      outcome(refusal.code, undefined, error);
       return refusal;
     }
+    (metadata as Admitted)[OUTCOME] = outcome;
     this.hooks.inFlight.begin();
     return undefined;
   }

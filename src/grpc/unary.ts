@@ -13,7 +13,7 @@ import {
 } from '@grpc/grpc-js';
 import { callDeadline } from '../call-deadline';
 import { badRequest } from '../domain/errors';
-import { callerOf } from './admission';
+import { callerOf, outcomeOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
 import { undecodable } from './decoding';
 import { toStatusError } from './errors';
@@ -40,7 +40,9 @@ export function implement<S extends ServiceDefinition>(
     const handle = handlers[key];
     implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
       hooks.inFlight.begin();
-      const finish = recordCall(hooks, path, call.metadata);
+      // Recording started when the call was admitted (so its duration includes any wait for a turn);
+      // should a handler ever be served without the call guard, it starts now.
+      const finish = outcomeOf(call.metadata) ?? recordCall(hooks, path, call.metadata);
       const deadline = callDeadline(call.getDeadline());
       const serve = async () => {
         const violations = undecodable(call.request);

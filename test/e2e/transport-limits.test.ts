@@ -296,6 +296,13 @@ describe('running calls: MAX_RUNNING_CALLS=1', () => {
     const [first, second] = await Promise.all([running, waiting]);
     expect([first.code, second.code]).toEqual([status.OK, status.OK]);
     expect(second.at).toBeGreaterThan(first.at);
+    // The waiting call's recorded duration includes its wait: both took about 1 s.
+    const text = await (await fetch(`http://127.0.0.1:${svc.metricsPort}/metrics`)).text();
+    const series = (suffix: string) =>
+      Number(new RegExp(`^grpc_server_handling_seconds_${suffix}\\{[^}]*grpc_method="GetUser"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
+    const getUsers = series('count');
+    const underHalfSecond = Number(new RegExp(`^grpc_server_handling_seconds_bucket\\{le="0.5",[^}]*grpc_method="GetUser"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
+    expect(getUsers - underHalfSecond).toBe(2);
   });
 
   test(`over ${MAX_WAITING_CALLS} waiting calls, the flood's newest are refused, not another connection's`, async () => {
