@@ -18,7 +18,8 @@ import { AuthTokenServiceClient, AuthTokenServiceService } from '../gen/authtoke
 import { ensureGoTool, GO_TOOLS } from '../scripts/go-tools';
 import { loadConfig } from '../src/config';
 import { generateApiKey, keyEntry } from '../src/domain/api-keys';
-import { ensureMongodBinary, startEmbeddedMongod } from '../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../src/embedded-mongod/mongod-binary';
+import { startEmbeddedMongod } from '../src/embedded-mongod/mongod-process';
 import { figures, type GhzResult, type LoadFigures, runGhz } from './lib/ghz';
 import { memoryOf } from '../test/support/process-memory';
 import { type Child, cpuMsOf, machineCpu, productionNodeFlags, REPO_ROOT, RssSampler, startNoopServer, startService } from './lib/processes';

@@ -1,7 +1,11 @@
-// Configuration from environment variables, validated once at start-up.
+// Configuration from environment variables, validated once at start-up: every rule a start must
+// pass is checked here, including the API key entries and that only a loopback-bound service may
+// run without keys.
+import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { type ConfiguredKey, parseKeyEntries } from './domain/api-keys';
 import { DEFAULT_ARCHIVE_RETENTION_DAYS, DEFAULT_MAX_TOKENS_PER_USER } from './domain/rules';
 
 const integer = (min: number, max: number, fallback: number) =>
@@ -57,7 +61,10 @@ const schema = z.object({
   TLS_CLIENT_CA_FILE: z.string().optional().describe('PEM CA bundle; requires and verifies client certificates (mTLS)'),
 });
 
-export type Config = z.infer<typeof schema>;
+export interface Config extends z.infer<typeof schema> {
+  /** From API_KEYS and API_KEYS_FILE; empty: every caller is let in (loopback only). */
+  apiKeys: readonly ConfiguredKey[];
+}
 
 export class ConfigError extends Error {}
 
@@ -78,5 +85,28 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  return result.data;
+  const apiKeys = readApiKeys(result.data);
+  if (apiKeys.length === 0 && !isLoopback(result.data.HOST)) {
+    throw new ConfigError(
+      `Refusing to listen on ${result.data.HOST} without API keys: anyone who can reach it could mint ` +
+        `tokens for any user. Configure API_KEYS or API_KEYS_FILE (npm run keys -- create --scope full), ` +
+        `or bind HOST to 127.0.0.1.`,
+    );
+  }
+  return { ...result.data, apiKeys };
+}
+
+function readApiKeys(config: z.infer<typeof schema>): ConfiguredKey[] {
+  try {
+    return [
+      ...parseKeyEntries(config.API_KEYS ?? ''),
+      ...parseKeyEntries(config.API_KEYS_FILE ? readFileSync(config.API_KEYS_FILE, 'utf8') : ''),
+    ];
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration:\n  API_KEYS / API_KEYS_FILE: ${(error as Error).message}`);
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -1,18 +1,18 @@
-// Process entry: configuration, logger, the service, and signal handling.
-import { tracing } from './telemetry'; // first: it instruments modules loaded after it
+// Process entry: configuration, logger, the app, and signal handling.
+import { tracing } from './observability/tracing'; // first: it instruments modules loaded after it
 import { ConfigError, loadConfig } from './config';
-import { createLogger } from './logger';
-import { startService } from './service';
+import { createLogger } from './observability/logger';
+import { startApp } from './app';
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const log = createLogger(config.LOG_LEVEL);
-  const service = await startService(config, log);
+  const app = await startApp(config, log);
 
   const shutdown = (signal: NodeJS.Signals) => {
     log.info({ signal }, 'shutting down');
     const stopped = async () => {
-      await service.stop();
+      await app.stop();
       await tracing?.shutdown();
     };
     stopped().then(

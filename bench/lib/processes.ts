@@ -2,7 +2,7 @@
 // about them: resident memory and CPU time.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { freePort } from '../../src/storage/embedded-mongod';
+import { freePort } from '../../src/embedded-mongod/mongod-process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, Metadata } from '@grpc/grpc-js';

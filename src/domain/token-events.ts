@@ -3,6 +3,9 @@ import type { ArchiveReason } from './model';
 
 export type ValidationResult = 'valid' | 'not_found' | 'invalid';
 
+/** How a validation lookup was answered: from the cache, or from the database (missed, or cache not live). */
+export type CacheLookupResult = 'hit' | 'miss' | 'bypass';
+
 export interface TokenEvents {
   issued(count: number): void;
   archived(reason: ArchiveReason, count: number): void;

@@ -3,7 +3,7 @@
 // refused at admission.
 import { randomUUID } from 'node:crypto';
 import { type Metadata, status } from '@grpc/grpc-js';
-import type { Logger } from '../logger';
+import type { Logger } from '../observability/logger';
 import type { AccessControl } from './access';
 
 export interface CallHooks {

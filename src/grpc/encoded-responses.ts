@@ -1,7 +1,7 @@
 // Responses encoded once and sent many times. A validation served from the cache gets the very
 // same token and user records as the last time, so the bytes of its response can be reused
 // instead of converting and encoding them again on the hot path.
-import { ownedCopy } from '../owned-bytes';
+import { ownedCopy } from '../shared/owned-bytes';
 
 /** The encoding of a response built from `key` and `extra`, kept as long as `key` lives. */
 export class EncodedOnce<K extends object, R> {

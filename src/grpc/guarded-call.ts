@@ -10,7 +10,7 @@ import {
   type ServerMethodDefinition,
   type StatusObject,
 } from '@grpc/grpc-js';
-import { DEFAULT_CALL_BUDGET_MS } from '../call-deadline';
+import { DEFAULT_CALL_BUDGET_MS } from '../domain/deadline';
 import type { DomainError } from '../domain/errors';
 import { toStatusError } from './errors';
 import type { Job } from './fair-queue';

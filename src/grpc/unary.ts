@@ -11,7 +11,7 @@ import {
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
-import { callDeadline } from '../call-deadline';
+import { callDeadline } from '../domain/deadline';
 import { badRequest } from '../domain/errors';
 import { callerOf, outcomeOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';

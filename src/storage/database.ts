@@ -3,14 +3,15 @@
 // watch until it succeeds, so the service starts, and reports not-ready, during an outage.
 import { MongoClient } from 'mongodb';
 import type { TokenStore } from '../domain/token-store';
-import type { Logger } from '../logger';
-import { cachingValidations } from './caching-token-store';
+import type { Logger } from '../observability/logger';
+import { cachingValidations } from './cache/caching-token-store';
 import { USERS, type UserDoc } from './documents';
 import { translatingDriverErrors } from './driver-errors';
 import { ensureIndexes } from './indexes';
 import { MongoTokenStore } from './mongo-token-store';
-import { followUserChanges } from './user-change-feed';
-import { type CacheLookupResult, ValidationCache } from './validation-cache';
+import { followUserChanges } from './cache/user-change-feed';
+import type { CacheLookupResult } from '../domain/token-events';
+import { ValidationCache } from './cache/validation-cache';
 
 /** How long an operation waits for a reachable server before it fails (UNAVAILABLE). */
 export const SERVER_SELECTION_TIMEOUT_MS = 5_000;

@@ -6,7 +6,7 @@
 // JSON objects (metadata, app_info) are stored as JSON text: callers may use keys such as "$where"
 // or "a.b" that MongoDB field names cannot hold, and nothing ever queries inside them.
 import type { ArchiveReason, ArchivedAuthToken, AuthToken, JsonObject, StoredAuthToken, User } from '../domain/model';
-import { ownedCopy } from '../owned-bytes';
+import { ownedCopy } from '../shared/owned-bytes';
 
 export const USERS = 'users';
 export const ARCHIVED_TOKENS = 'archived_tokens';

@@ -8,8 +8,6 @@ import { parseAllDocuments } from 'yaml';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { type Config, ConfigError, loadConfig } from '../../src/config';
 import { generateApiKey, keyEntry } from '../../src/domain/api-keys';
-import { createLogger } from '../../src/logger';
-import { loadSecurity } from '../../src/security';
 import { serveCommand } from '../support/serve-command';
 
 const ROOT = join(__dirname, '..', '..');
@@ -206,7 +204,8 @@ describe('Deployment', () => {
     expect(new Set(names).size, 'no duplicates').toBe(names.length);
     for (const name of names) {
       const value = deploymentEnv[name]!;
-      const config: Partial<Record<string, unknown>> = loadConfig({ [name]: value });
+      // With keys: a service bound beyond loopback needs them (tested below).
+      const config: Partial<Record<string, unknown>> = { ...loadConfig({ API_KEYS: SECRET_SAMPLES.API_KEYS!, [name]: value }) };
       // zod drops unknown keys: a misspelt name would not come back.
       expect(Object.keys(config), `${name} is a config key`).toContain(name);
       expect(String(config[name]), `${name} keeps its value`).toBe(value);
@@ -243,10 +242,9 @@ describe('Deployment', () => {
     const keys = env.find((v) => v.name === 'API_KEYS');
     expect(keys?.value).toBeUndefined();
     expect(keys?.valueFrom).toEqual({ secretKeyRef: { name: 'auth-token-service-api-keys', key: 'entries' } });
-    const log = createLogger('silent');
-    expect(() => loadSecurity(deploymentConfig, log)).not.toThrow();
+    expect(deploymentConfig.apiKeys.map((k) => k.name)).toEqual(['login-backend', 'chat-gateway']);
     // Without them the service would refuse to start on 0.0.0.0.
-    expect(() => loadSecurity({ ...deploymentConfig, API_KEYS: undefined, API_KEYS_FILE: undefined }, log)).toThrow(ConfigError);
+    expect(() => loadConfig({ ...deploymentEnv, API_KEYS: '' })).toThrow(ConfigError);
   });
 
   test('no TLS in the pod: the kubelet gRPC probes and the image HEALTHCHECK speak plaintext', () => {

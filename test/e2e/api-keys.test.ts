@@ -264,9 +264,9 @@ describe('rotation: several keys active at once, from API_KEYS and API_KEYS_FILE
 });
 
 describe('the keys CLI', () => {
-  // What `npm run keys -- ...` runs (tsx src/keys-cli.ts), without npm's own output around it.
+  // What `npm run keys -- ...` runs (tsx src/cli/keys.ts), without npm's own output around it.
   async function keysCli(...args: string[]) {
-    return run(process.execPath, ['--import', 'tsx', 'src/keys-cli.ts', ...args], { cwd: REPO_ROOT, timeout: 60_000 });
+    return run(process.execPath, ['--import', 'tsx', 'src/cli/keys.ts', ...args], { cwd: REPO_ROOT, timeout: 60_000 });
   }
 
   test('create prints a new key once and the line to configure; that key validates tokens and nothing else', async () => {

@@ -18,7 +18,8 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ArchiveReason } from '../../gen/authtoken/v1/resources';
 import { loadConfig } from '../../src/config';
 import type { ArchivedTokenDoc, UserDoc } from '../../src/storage/documents';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { decodeError } from '../support/service';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 

@@ -11,9 +11,10 @@ import { join } from 'node:path';
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { DEFAULT_CALL_BUDGET_MS } from '../../src/call-deadline';
+import { DEFAULT_CALL_BUDGET_MS } from '../../src/domain/deadline';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import {
   CreateUserRequest,
   DeleteUserRequest,

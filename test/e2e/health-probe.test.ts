@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, freePort, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, freePort, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { pollUntil, type RunResult, runBinary } from '../support/go-binaries';
 import { startTestService, type TestService } from '../support/service';
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { startTestService, type TestService } from '../support/service';
 
 let mongod: EmbeddedMongod;

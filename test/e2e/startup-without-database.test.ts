@@ -7,7 +7,8 @@ import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, expect, test } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/health/v1/health';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, freePort, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, freePort, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { pollUntil } from '../support/go-binaries';
 import { grpcError, startTestService, type TestService } from '../support/service';
 

@@ -1,7 +1,7 @@
 // OpenTelemetry tracing is off by default and switched on by the standard OTEL_* variables.
 import { randomUUID } from 'node:crypto';
 import { afterEach, expect, inject, test } from 'vitest';
-import { tracingRequested } from '../../src/telemetry';
+import { tracingRequested } from '../../src/observability/tracing';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 
 let server: ServerProcess | undefined;

@@ -16,7 +16,8 @@ import { randomUUID } from 'node:crypto';
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {
   type Clients,

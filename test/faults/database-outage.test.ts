@@ -32,13 +32,13 @@
 //
 // mongod is spawned here (a single-member replica set "rs0", like the embedded one) rather than
 // with startEmbeddedMongod, whose restart on an existing data folder failed once under this load
-// with "already initialized" (see initiateReplicaSet in src/storage/embedded-mongod.ts).
+// with "already initialized" (see initiateReplicaSet in src/embedded-mongod/).
 import { randomUUID } from 'node:crypto';
 import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
 import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
 import { runBinary } from '../support/go-binaries';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {

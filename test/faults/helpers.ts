@@ -5,7 +5,7 @@
 import { pollUntil as pollUntilSettled } from '../support/go-binaries';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { freePort } from '../../src/storage/embedded-mongod';
+import { freePort } from '../../src/embedded-mongod/mongod-process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -284,7 +284,7 @@ process.once('exit', () => {
 
 /**
  * Spawns a mongod (not initiated) and resolves once it waits for connections. For replica sets of
- * several members, which src/storage/embedded-mongod.ts (single-member "rs0") does not make.
+ * several members, which src/embedded-mongod/ (single-member "rs0") does not make.
  */
 export async function spawnMongod(options: {
   binary: string;

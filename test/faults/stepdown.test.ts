@@ -20,7 +20,7 @@ import { status } from '@grpc/grpc-js';
 import { type Db, MongoClient, ReadConcern } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {
   type Clients,

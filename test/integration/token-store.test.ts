@@ -6,8 +6,8 @@ import { inject } from 'vitest';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import { hashToken } from '../../src/domain/token-format';
 import type { TokenStore } from '../../src/domain/token-store';
-import { callDeadline } from '../../src/call-deadline';
-import { createLogger } from '../../src/logger';
+import { callDeadline } from '../../src/domain/deadline';
+import { createLogger } from '../../src/observability/logger';
 import { type Database, openDatabase } from '../../src/storage/database';
 
 let database: Database;

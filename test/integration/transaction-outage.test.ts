@@ -9,14 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Collection } from 'mongodb';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
-import { callDeadline } from '../../src/call-deadline';
+import { callDeadline } from '../../src/domain/deadline';
 import { loadConfig } from '../../src/config';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import { DomainError, ErrorReason } from '../../src/domain/errors';
-import { createLogger } from '../../src/logger';
+import { createLogger } from '../../src/observability/logger';
 import { type Database, openDatabase, SERVER_SELECTION_TIMEOUT_MS } from '../../src/storage/database';
 import { ARCHIVED_TOKENS, USERS } from '../../src/storage/documents';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 
 const UID = 'txn-outage';
 let binary: string;

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { ensureMongodBinary, startEmbeddedMongod } from '../../src/storage/embedded-mongod';
+import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { loadConfig } from '../../src/config';
 
 declare module 'vitest' {

@@ -5,8 +5,8 @@ import { type CallOptions, type Client, credentials, Metadata, type ServiceDefin
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/logger';
-import { startService } from '../../src/service';
+import { createLogger } from '../../src/observability/logger';
+import { startApp } from '../../src/app';
 import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
@@ -40,7 +40,7 @@ export async function startTestService(
     UID_CREATE_LIMIT_PER_MINUTE: '0',
     ...env,
   });
-  const service = await startService(config, createLogger(config.LOG_LEVEL));
+  const service = await startApp(config, createLogger(config.LOG_LEVEL));
   const address = `127.0.0.1:${service.port}`;
   const userClient = new UserServiceClient(address, credentials.createInsecure());
   const tokenClient = new AuthTokenServiceClient(address, credentials.createInsecure());

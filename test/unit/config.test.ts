@@ -26,3 +26,13 @@ test('every invalid variable is named in one error', () => {
   expect(load).toThrow(ConfigError);
   expect(load).toThrow(/PORT[\s\S]*MONGODB_URI[\s\S]*MAX_TOKENS_PER_USER[\s\S]*LOG_LEVEL/);
 });
+
+test('API keys are parsed with the rest; beyond loopback they are required', () => {
+  const entry = `ops:full:${'ab'.repeat(32)}`;
+  expect(loadConfig({ API_KEYS: entry, HOST: '0.0.0.0' }).apiKeys).toEqual([
+    { name: 'ops', scope: 'full', hash: Buffer.from('ab'.repeat(32), 'hex') },
+  ]);
+  expect(loadConfig({ HOST: '127.0.0.1' }).apiKeys).toEqual([]);
+  expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/Refusing to listen on 0\.0\.0\.0 without API keys/);
+  expect(() => loadConfig({ API_KEYS: 'ops:full:nothex' })).toThrow(ConfigError);
+});

@@ -2,8 +2,8 @@
 // read again, and when nothing may be trusted. The change stream that drives it is tested against
 // a real mongod in test/e2e/validation-cache.test.ts.
 import { describe, expect, test } from 'vitest';
-import type { CachedLookup } from '../../src/storage/validation-cache';
-import { STALE_AFTER_MS, ValidationCache } from '../../src/storage/validation-cache';
+import type { CachedLookup } from '../../src/storage/cache/validation-cache';
+import { STALE_AFTER_MS, ValidationCache } from '../../src/storage/cache/validation-cache';
 
 const at = new Date('2026-01-01T00:00:00Z');
 

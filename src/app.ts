@@ -1,28 +1,26 @@
 // Composition root: database (embedded or given), use cases, gRPC server, health, metrics, and
 // the order in which they shut down.
 import { resolve } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from './config';
 import { AuthTokens } from './domain/auth-tokens';
-import { Users } from './domain/users';
+import { ApiKeys } from './domain/api-keys';
 import { TokenBuckets } from './domain/token-bucket';
+import { Users } from './domain/users';
+import { type EmbeddedMongod, startEmbeddedMongod } from './embedded-mongod/mongod-process';
+import { ensureMongodBinary } from './embedded-mongod/mongod-binary';
 import { AccessControl } from './grpc/access';
-import { type TransportLimit, transportLimits } from './grpc/transport-limits';
 import { InFlightCalls } from './grpc/call-hooks';
+import { serverCredentials } from './grpc/credentials';
+import { drain } from './grpc/drain';
 import { LIVENESS_SERVICE, READINESS_SERVICES, startServer } from './grpc/server';
-import type { Logger } from './logger';
-import { Metrics, startMetricsServer } from './metrics';
-import { type Security, loadSecurity } from './security';
+import { type TransportLimit, transportLimits } from './grpc/transport-limits';
+import { reportLimits } from './observability/limit-warnings';
+import type { Logger } from './observability/logger';
+import { Metrics, startMetricsServer } from './observability/metrics';
 import { openDatabase } from './storage/database';
 import { watchDatabaseHealth } from './storage/database-health';
-import { type EmbeddedMongod, ensureMongodBinary, startEmbeddedMongod } from './storage/embedded-mongod';
 
-/** After the last unary call, how long its response may take to leave before streams are cut. */
-const RESPONSE_FLUSH_MS = 1_000;
-/** A transport limit being hit is logged at most this often per limit (it is counted in metrics). */
-const LIMIT_WARNING_INTERVAL_MS = 60_000;
-
-export interface RunningService {
+export interface RunningApp {
   port: number;
   metricsPort: number;
   /**
@@ -33,9 +31,10 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export async function startService(config: Config, log: Logger): Promise<RunningService> {
-  // Before anything starts: a service that would be open to the network without keys must not.
-  const security = loadSecurity(config, log);
+export async function startApp(config: Config, log: Logger): Promise<RunningApp> {
+  if (config.apiKeys.length === 0) {
+    log.warn({ host: config.HOST }, 'no API keys configured: every local caller has full access');
+  }
   let embedded: EmbeddedMongod | undefined;
   let uri = config.MONGODB_URI;
   if (!uri) {
@@ -46,20 +45,14 @@ export async function startService(config: Config, log: Logger): Promise<Running
     uri = embedded.uri;
   }
   try {
-    return await startOn(uri, config, log, security, embedded);
+    return await startOn(uri, config, log, embedded);
   } catch (error) {
     await embedded?.stop(); // a failed start leaves nothing running
     throw error;
   }
 }
 
-async function startOn(
-  uri: string,
-  config: Config,
-  log: Logger,
-  security: Security,
-  embedded: EmbeddedMongod | undefined,
-): Promise<RunningService> {
+async function startOn(uri: string, config: Config, log: Logger, embedded: EmbeddedMongod | undefined): Promise<RunningApp> {
   const metrics = new Metrics();
   const database = openDatabase({
     uri,
@@ -80,61 +73,43 @@ async function startOn(
     metrics,
   );
   const perKey = config.RATE_LIMIT_PER_KEY;
-  const access = new AccessControl(security.keys, perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined);
+  const access = new AccessControl(
+    config.apiKeys.length > 0 ? new ApiKeys(config.apiKeys) : undefined,
+    perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined,
+  );
   const inFlight = new InFlightCalls();
   const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
-  const lastWarned = new Map<TransportLimit, number>();
-  const limited = (limit: TransportLimit) => {
-    metrics.limited(limit);
-    const now = Date.now();
-    if (now - (lastWarned.get(limit) ?? -Infinity) < LIMIT_WARNING_INTERVAL_MS) return;
-    lastWarned.set(limit, now);
-    log.warn({ limit }, 'transport limit reached (each time is counted in authtoken_transport_limited_total)');
-  };
   const grpc = await startServer({
     host: config.HOST,
     port: config.PORT,
     users,
     tokens,
     hooks: { log, inFlight, access, observe: (path) => metrics.callStarted(path) },
-    credentials: security.credentials,
+    credentials: serverCredentials(config),
     limits: transportLimits(config),
-    limited,
+    limited: reportLimits<TransportLimit>(metrics, log),
   }).catch((error: unknown) => {
     metricsServer.server.close();
     throw error;
   });
 
-  const { server, health, port } = grpc;
   const setReadiness = (status: 'SERVING' | 'NOT_SERVING') =>
-    READINESS_SERVICES.forEach((name) => health.setStatus(name, status));
+    READINESS_SERVICES.forEach((name) => grpc.health.setStatus(name, status));
   const databaseHealth = watchDatabaseHealth(database.client, database.prepare, (ready) => {
     log.info({ ready }, ready ? 'database ready: serving' : 'database unreachable: not serving');
     setReadiness(ready ? 'SERVING' : 'NOT_SERVING');
   });
-  log.info({ host: config.HOST, port, metricsPort: metricsServer.port, database: config.MONGODB_DB }, 'listening');
+  log.info({ host: config.HOST, port: grpc.port, metricsPort: metricsServer.port, database: config.MONGODB_DB }, 'listening');
 
   return {
-    port,
+    port: grpc.port,
     metricsPort: metricsServer.port,
     async stop() {
       databaseHealth.stop();
       setReadiness('NOT_SERVING');
-      health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
-      grpc.stopAccepting();
-      const closed = new Promise<void>((done) => server.tryShutdown(() => done()));
+      grpc.health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
       log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
-      // tryShutdown completes once every stream has ended, but health Watch streams never end by
-      // themselves. So: once no unary call is left, give responses a moment to flush, then cut
-      // what remains; and never wait beyond the grace period.
-      const timers = new AbortController();
-      const unaryCallsDone = inFlight.idle().then(() => delay(RESPONSE_FLUSH_MS, undefined, timers));
-      const graceOver = delay(config.SHUTDOWN_GRACE_MS, undefined, timers);
-      await Promise.race([closed, unaryCallsDone, graceOver]).catch(() => undefined);
-      timers.abort();
-      server.forceShutdown();
-      await closed;
-      grpc.close();
+      await drain(grpc, inFlight, config.SHUTDOWN_GRACE_MS);
       await new Promise<void>((done) => metricsServer.server.close(() => done()));
       await database.close();
       await embedded?.stop();

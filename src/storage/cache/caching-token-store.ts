@@ -1,7 +1,8 @@
 // A TokenStore whose validation lookups go through the ValidationCache, and whose writes drop
 // their user's cached tokens before they return, so this replica never serves what it just revoked.
-import type { TokenStore } from '../domain/token-store';
-import type { CacheLookupResult, ValidationCache } from './validation-cache';
+import type { TokenStore } from '../../domain/token-store';
+import type { CacheLookupResult } from '../../domain/token-events';
+import type { ValidationCache } from './validation-cache';
 
 export function cachingValidations(
   store: TokenStore,

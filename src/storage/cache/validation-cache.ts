@@ -6,14 +6,13 @@
 // replica also drop their user's entries themselves, before they return. While the feed is not
 // proven live (not started yet, failed, or silent for longer than STALE_AFTER_MS) nothing is served
 // from memory and nothing is cached: every lookup reads the database, as without a cache.
-import type { StoredAuthToken, User } from '../domain/model';
+import type { StoredAuthToken, User } from '../../domain/model';
+import type { CacheLookupResult } from '../../domain/token-events';
 
 export interface CachedLookup {
   user: User;
   token: StoredAuthToken;
 }
-
-export type CacheLookupResult = 'hit' | 'miss' | 'bypass';
 
 /** The feed answers at least this often when it is healthy (its getMore waits at most this long). */
 export const FEED_HEARTBEAT_MS = 500;

@@ -2,9 +2,8 @@
 // go-grpc-prometheus dashboards expect) and the service's token counters.
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ArchiveReason } from './domain/model';
-import type { TokenEvents, ValidationResult } from './domain/token-events';
-import type { CacheLookupResult } from './storage/validation-cache';
+import type { ArchiveReason } from '../domain/model';
+import type { CacheLookupResult, TokenEvents, ValidationResult } from '../domain/token-events';
 
 const GRPC_LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
 type GrpcLabels = Record<(typeof GRPC_LABELS)[number], string>;

@@ -2,7 +2,7 @@
 // Prints a new API key once, and the line that configures its hash (API_KEYS or API_KEYS_FILE).
 // To rotate without downtime: add the new line next to the old one, roll out, move callers to the
 // new key, then remove the old line.
-import { SCOPES, type Scope, generateApiKey, keyEntry } from './domain/api-keys';
+import { SCOPES, type Scope, generateApiKey, keyEntry } from '../domain/api-keys';
 
 function usage(): never {
   process.stderr.write(`usage: npm run keys -- create --scope <${SCOPES.join('|')}> [--name NAME]\n`);

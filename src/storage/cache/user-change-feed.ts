@@ -2,8 +2,8 @@
 // cache which users changed, and that it is still listening (see validation-cache.ts).
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ChangeStream, Collection, Timestamp } from 'mongodb';
-import type { Logger } from '../logger';
-import type { UserDoc } from './documents';
+import type { Logger } from '../../observability/logger';
+import type { UserDoc } from '../documents';
 import { FEED_HEARTBEAT_MS, STALE_AFTER_MS, type ValidationCache } from './validation-cache';
 
 /** After a failure, the feed is opened again after this long (the cache is bypassed meanwhile). */
