@@ -7,6 +7,7 @@ import { ApiKeys } from './domain/api-keys';
 import { TokenBuckets } from './domain/token-bucket';
 import { Users } from './domain/users';
 import { type EmbeddedMongod, startEmbeddedMongod } from './embedded-mongod/mongod-process';
+import { stopLeftoverMongod } from './embedded-mongod/leftover-mongod';
 import { ensureMongodBinary } from './embedded-mongod/mongod-binary';
 import { AccessControl } from './grpc/access';
 import { InFlightCalls } from './grpc/call-hooks';
@@ -40,6 +41,8 @@ export async function startApp(config: Config, log: Logger): Promise<RunningApp>
   if (!uri) {
     const binary = await ensureMongodBinary(config.MONGOD_CACHE_DIR, log);
     const dataDir = resolve(config.EMBEDDED_MONGOD_DATA_DIR);
+    const leftover = await stopLeftoverMongod(dataDir);
+    if (leftover) log.warn({ dataDir, pid: leftover }, 'stopped a mongod left running on the data folder by an earlier process');
     embedded = await startEmbeddedMongod({ binary, dataDir });
     log.info({ dataDir, uri: embedded.uri }, 'embedded mongod started');
     uri = embedded.uri;

@@ -28,6 +28,8 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  // A closed terminal: stop as cleanly, or the embedded mongod would be left running.
+  process.once('SIGHUP', shutdown);
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 // The embedded default, as `npm start` runs it: no MONGODB_URI, so the service starts its own
-// mongod with data in a local folder, keeps the data across restarts, and stops mongod on exit.
+// mongod with data in a local folder, keeps the data across restarts, stops mongod on exit, and
+// stops a mongod that a killed service left behind.
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -13,6 +14,7 @@ beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'authtoken-embedded-'));
 });
 afterAll(async () => {
+  for (const pid of mongodsUsing(dataDir)) process.kill(Number(pid), 'SIGKILL'); // only if a test failed
   await rm(dataDir, { recursive: true, force: true });
 });
 
@@ -56,4 +58,23 @@ test('a start that fails after mongod is up leaves no mongod running', async () 
   } finally {
     taken.close();
   }
+});
+
+test('after the service is SIGKILLed, its orphaned mongod is shut down cleanly by the next start, which keeps the data', async () => {
+  const killed = await startServerProcess(embeddedEnv());
+  await killed.users.createUser({ uid: 'survivor', name: 'Survivor' });
+  await killed.kill('SIGKILL');
+  const [orphan] = mongodsUsing(dataDir);
+  expect(orphan, 'the killed service could not stop its mongod').toBeDefined();
+
+  const next = await startServerProcess(embeddedEnv());
+  try {
+    expect(next.output()).toContain(`"pid":${orphan},"msg":"stopped a mongod left running on the data folder by an earlier process"`);
+    expect((await next.users.getUser({ uid: 'survivor' })).name).toBe('Survivor');
+    expect(mongodsUsing(dataDir)).toHaveLength(1);
+    expect(mongodsUsing(dataDir)).not.toContain(orphan);
+  } finally {
+    await next.stop();
+  }
+  expect(mongodsUsing(dataDir)).toEqual([]);
 });

@@ -18,6 +18,8 @@ export interface ServeCommand {
 export function serveCommand(): ServeCommand {
   const { scripts } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const words = scripts.serve!.trim().split(/\s+/);
+  // `exec env`: the shell npm runs the script in gives way to node, so signals reach node itself.
+  if (words[0] === 'exec' && words[1] === 'env') words.splice(0, 2);
   const env: Record<string, string> = {};
   while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? '')) {
     const [name, ...value] = words.shift()!.split('=');

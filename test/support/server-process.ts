@@ -47,12 +47,18 @@ function installExitHook(): void {
  * Starts the service process with PORT=0, HOST=127.0.0.1, METRICS_PORT=0, rate limits off and `env` on top, and
  * resolves once it logs "listening". Rejects with the process's output if it exits first.
  * `served`: run dist/ (build it first) with the node flags and environment of `npm run serve`.
+ * `npmStart`: run `npm start` itself, as a new user does (the process is npm's).
  */
-export async function startServerProcess(env: Record<string, string>, { served = false } = {}): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  { served = false, npmStart = false } = {},
+): Promise<ServerProcess> {
   installExitHook();
   const serve = serveCommand();
-  const argv = served ? [...serve.nodeFlags, serve.entry] : ['--import', 'tsx', 'src/main.ts'];
-  const child = spawn(process.execPath, argv, {
+  const [command, argv] = npmStart
+    ? ['npm', ['start']]
+    : [process.execPath, served ? [...serve.nodeFlags, serve.entry] : ['--import', 'tsx', 'src/main.ts']];
+  const child = spawn(command, argv, {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

@@ -1,0 +1,41 @@
+// A service process that is killed (SIGKILL, the OOM killer, a heap out-of-memory) cannot stop its
+// embedded mongod, which keeps running, orphaned, and holds the data folder's lock: the next start
+// would fail with "mongod exited with code 100". mongod records its pid in <dbpath>/mongod.lock
+// (emptied on a clean shutdown); a process with that pid whose command line is a mongod on this
+// very folder is the one left behind, and is shut down cleanly (SIGTERM) before a new one starts.
+// Linux only (/proc), as is the embedded mongod build.
+import { readFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** A clean shutdown flushes and closes the data files; bounded so a wedged mongod fails the start. */
+const SHUTDOWN_LIMIT_MS = 60_000;
+const EXIT_POLL_MS = 100;
+
+/** Stops a mongod left running on `dataDir`, if there is one; resolves with its pid once it has exited. */
+export async function stopLeftoverMongod(dataDir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(join(dataDir, 'mongod.lock'), 'utf8').catch(() => '')).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || !(await isMongodOn(pid, dataDir))) return undefined;
+  process.kill(pid, 'SIGTERM');
+  // Not our child, so there is no exit event to wait for: watch /proc until it is gone.
+  for (const giveUpAt = Date.now() + SHUTDOWN_LIMIT_MS; await isRunning(pid); ) {
+    if (Date.now() > giveUpAt) {
+      throw new Error(`mongod (pid ${pid}) left running on ${dataDir} did not stop within ${SHUTDOWN_LIMIT_MS / 1000} s of SIGTERM`);
+    }
+    await delay(EXIT_POLL_MS);
+  }
+  return pid;
+}
+
+async function isMongodOn(pid: number, dataDir: string): Promise<boolean> {
+  const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+  const at = argv.indexOf('--dbpath');
+  return basename(argv[0] ?? '') === 'mongod' && at > 0 && resolve(argv[at + 1] ?? '') === resolve(dataDir);
+}
+
+/** Running, not a zombie waiting for a parent to reap it. */
+async function isRunning(pid: number): Promise<boolean> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Fields after the parenthesised command name: the first is the state.
+  return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+}
