@@ -5,11 +5,12 @@
 // 12-character piece of it -- appears in any document of any collection, in any index, or in the
 // replication oplog, whether read as (canonical extended) JSON or as raw BSON bytes.
 import { createHash } from 'node:crypto';
-import { Metadata, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { BSON, type Document, type MongoClient, type Timestamp } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { generateApiKey, keyEntry } from '../../src/domain/api-keys';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { startTestService, type TestService } from '../support/service';
+import { bearer, grpcError } from '../support/grpc-status';
 
 const KEYS = {
   ops: generateApiKey(),
@@ -27,11 +28,6 @@ let client: MongoClient;
 let startedAt: Timestamp;
 const secrets: string[] = [];
 
-function bearer(key: string): Metadata {
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${key}`);
-  return metadata;
-}
 const ops = () => bearer(KEYS.ops);
 const login = () => bearer(KEYS.login);
 const gateway = () => bearer(KEYS.gateway);

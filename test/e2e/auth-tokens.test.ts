@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { ArchiveReason, type AuthToken } from '../../gen/authtoken/v1/resources';
 import type { UpdateAuthTokenRequest } from '../../gen/authtoken/v1/auth_token_service';
-import { grpcError, startTestService, type DecodedError, type TestService } from '../support/service';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError, type DecodedError } from '../support/grpc-status';
 import { allArchived, createUser, issue, issueMany, reasonsById, snapshot } from './helpers';
 
 let svc: TestService;

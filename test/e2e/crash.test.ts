@@ -7,21 +7,17 @@
 // This file runs its own mongod, with a short transactionLifetimeLimitSeconds, so that the
 // orphaned transaction is aborted by the server within seconds, and so that the fail point and
 // the orphan cannot disturb test files sharing the global mongod.
-import { pollUntil as pollUntilSettled } from '../support/go-binaries';
+import { pollUntil as pollUntilBounded } from '../support/poll';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ArchiveReason } from '../../gen/authtoken/v1/resources';
-import { loadConfig } from '../../src/config';
 import type { ArchivedTokenDoc, UserDoc } from '../../src/storage/documents';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
-import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
-import { decodeError } from '../support/service';
+import { startTestMongod, type TestMongod } from '../support/mongod';
+import { decodeError } from '../support/grpc-status';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
+import { failCommands, failPointOff } from '../support/fail-points';
 
 const CAP = 5;
 const VICTIM_APP = 'crash-victim';
@@ -30,8 +26,7 @@ const TRANSACTION_LIFETIME_SECONDS = 5;
 const POLL_LIMIT_MS = 60_000;
 const POLL_INTERVAL_MS = 25;
 
-let dataDir: string | undefined;
-let mongod: EmbeddedMongod | undefined;
+let mongod: TestMongod | undefined;
 let mongo: MongoClient | undefined;
 let admin: Db;
 let db: Db;
@@ -40,14 +35,10 @@ let survivor: ServerProcess | undefined;
 const dbName = `crash_${randomUUID().slice(0, 8)}`;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-crash-mongod-'));
-  mongod = await startEmbeddedMongod({
-    binary: await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
-    dataDir,
-    extraArgs: [
-      '--setParameter', 'enableTestCommands=1',
-      '--setParameter', `transactionLifetimeLimitSeconds=${TRANSACTION_LIFETIME_SECONDS}`,
-    ],
+  mongod = await startTestMongod({
+    name: 'crash-mongod',
+    testCommands: true,
+    parameters: { transactionLifetimeLimitSeconds: TRANSACTION_LIFETIME_SECONDS },
   });
   mongo = await MongoClient.connect(mongod.uri);
   admin = mongo.db('admin');
@@ -61,12 +52,11 @@ afterAll(async () => {
     for (const op of await currentOps({ appName: VICTIM_APP, active: true }).catch(() => [])) {
       await admin.command({ killOp: 1, op: op.opid }).catch(() => undefined);
     }
-    await admin.command({ configureFailPoint: 'failCommand', mode: 'off' }).catch(() => undefined);
+    await failPointOff(admin).catch(() => undefined);
   }
   await Promise.allSettled([victim?.stop(), survivor?.stop()]);
   await mongo?.close();
-  await mongod?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await mongod?.destroy();
 });
 
 /** Operations and idle sessions (with their open transactions) matching `filter`. */
@@ -78,7 +68,7 @@ function currentOps(filter: Document): Promise<Document[]> {
 
 /** Polls `done` until it holds (the shared bounded poll). */
 async function pollUntil(what: string, done: () => Promise<boolean>): Promise<void> {
-  await pollUntilSettled(done, (held) => held, { timeoutMs: POLL_LIMIT_MS, intervalMs: POLL_INTERVAL_MS, what });
+  await pollUntilBounded(what, done, (held) => held, { timeoutMs: POLL_LIMIT_MS, intervalMs: POLL_INTERVAL_MS });
 }
 
 async function stored(uid: string) {
@@ -112,17 +102,13 @@ test('a process killed between the capped update and the archive write loses no 
   // The next token evicts `oldest`: a transaction that reads the user, pushes with $slice, and
   // then inserts into archived_tokens, the only insert on that path. Block that insert in the
   // server, for the victim's connections only.
-  const enabled = await admin.command({
-    configureFailPoint: 'failCommand',
-    mode: { times: 1 },
-    data: { failCommands: ['insert'], blockConnection: true, blockTimeMS: 60_000, appName: VICTIM_APP },
-  });
+  const archiveInsert = await failCommands(admin, { commands: ['insert'], appName: VICTIM_APP });
   const interrupted = victim.tokens.createAuthToken({ uid }).then(
     () => undefined,
     (error: ServiceError) => error,
   );
   // Deterministic: the server answers once the fail point has been entered, i.e. the insert is blocked.
-  await admin.command({ waitForFailPoint: 'failCommand', timesEntered: enabled.count + 1, maxTimeMS: 30_000 });
+  await archiveInsert.entered();
 
   // The blocked operation is the victim's archive insert.
   const blocked = await currentOps({ appName: VICTIM_APP, 'command.insert': 'archived_tokens' });

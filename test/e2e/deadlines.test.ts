@@ -5,16 +5,10 @@
 // The file runs its own mongod (with test commands): the failCommand fail point is one setting per
 // server, and other test files (the crash test) set it on the shared one.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type CallOptions, credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { DEFAULT_CALL_BUDGET_MS } from '../../src/domain/deadline';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
-import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import {
   CreateUserRequest,
   DeleteUserRequest,
@@ -22,12 +16,15 @@ import {
   UserServiceClient,
 } from '../../gen/authtoken/v1/user_service';
 import { startTestService, type TestService } from '../support/service';
+import { scrapeMetrics } from '../support/metrics';
+import { pollUntil } from '../support/poll';
+import { type FailPoint, failCommands, failPointOff } from '../support/fail-points';
+import { startTestMongod, type TestMongod } from '../support/mongod';
 
 /** The service's MongoDB client announces this appName, so fail points can target it alone. */
 const APP_NAME = `deadlines-${randomUUID().slice(0, 8)}`;
 
-let dataDir: string | undefined;
-let mongod: EmbeddedMongod | undefined;
+let mongod: TestMongod | undefined;
 let mongo: MongoClient | undefined;
 let svc: TestService;
 /** The service's database on this file's mongod (svc.db is on the shared one). */
@@ -35,9 +32,7 @@ let db: Db;
 let users: InstanceType<typeof UserServiceClient>;
 
 beforeAll(async () => {
-  const binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
-  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-deadlines-mongod-'));
-  mongod = await startEmbeddedMongod({ binary, dataDir, extraArgs: ['--setParameter', 'enableTestCommands=1'] });
+  mongod = await startTestMongod({ name: 'deadlines', testCommands: true });
   svc = await startTestService({ MONGODB_URI: `${mongod.uri}&appName=${APP_NAME}` });
   mongo = await MongoClient.connect(mongod.uri);
   db = mongo.db(svc.dbName);
@@ -48,12 +43,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await mongo?.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+  if (mongo) await failPointOff(mongo.db('admin'));
   users?.close();
   await svc?.stop();
   await mongo?.close();
-  await mongod?.stop();
-  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  await mongod?.destroy();
 });
 
 /** Calls a generated-client method with call options; resolves with the response or the error. */
@@ -80,33 +74,26 @@ function serviceOps(filter: Document): Promise<Document[]> {
     .toArray();
 }
 
-async function metric(series: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://127.0.0.1:${svc.metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
+type SeriesOf = readonly [name: string, labels: Record<string, string>];
+const RPC = { grpc_type: 'unary', grpc_service: 'authtoken.v1.UserService' };
+const handled = (method: string, code: string): SeriesOf => ['grpc_server_handled_total', { ...RPC, grpc_method: method, grpc_code: code }];
+const started = (method: string): SeriesOf => ['grpc_server_started_total', { ...RPC, grpc_method: method }];
 
-const handled = (method: string, code: string) =>
-  `grpc_server_handled_total{grpc_type="unary",grpc_service="authtoken.v1.UserService",grpc_method="${method}",grpc_code="${code}"}`;
-const started = (method: string) =>
-  `grpc_server_started_total{grpc_type="unary",grpc_service="authtoken.v1.UserService",grpc_method="${method}"}`;
+async function metric([name, labels]: SeriesOf): Promise<number | undefined> {
+  return (await scrapeMetrics(svc.metricsPort)).value(name, labels);
+}
 
 /** The server may still be working on a call the client has given up on: wait until it has finished. */
 async function untilHandled(method: string, code: string, count: number): Promise<void> {
-  const deadline = performance.now() + 10_000;
-  while (((await metric(handled(method, code))) ?? 0) < count) {
-    if (performance.now() > deadline) throw new Error(`${method} never finished with ${code} on the server`);
-    await new Promise((wake) => setTimeout(wake, 50));
-  }
+  await pollUntil(`${method} to finish with ${code} on the server`, async () => (await metric(handled(method, code))) ?? 0, (n) => n >= count, {
+    timeoutMs: 10_000,
+    intervalMs: 50,
+  });
 }
 
 /** Blocks the next `command` the service sends (only it: matched by appName) for `ms` inside mongod. */
-function blockNext(command: string, ms: number): Promise<Document> {
-  return db.admin().command({
-    configureFailPoint: 'failCommand',
-    mode: { times: 1 },
-    data: { failCommands: [command], blockConnection: true, blockTimeMS: ms, appName: APP_NAME },
-  });
+function blockNext(command: string, ms: number): Promise<FailPoint> {
+  return failCommands(db.admin(), { commands: [command], appName: APP_NAME, blockMs: ms });
 }
 
 test('a 3 s deadline reaches MongoDB as maxTimeMS <= 3000 on reads and writes', async () => {

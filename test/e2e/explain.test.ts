@@ -7,7 +7,8 @@
 // command the service sent, not a hand-written copy of it.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Document } from 'mongodb';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError } from '../support/grpc-status';
 import { createUser, issueMany } from './helpers';
 
 let svc: TestService;

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { mongodBinary as cachedMongodBinary } from '../support/mongod';
 import { type EmbeddedMongod, freePort, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
-import { pollUntil, type RunResult, runBinary } from '../support/go-binaries';
+import { type RunResult, runBinary } from '../support/go-binaries';
+import { pollUntil } from '../support/poll';
 import { startTestService, type TestService } from '../support/service';
 
 const LIVENESS = '';
@@ -56,7 +56,7 @@ beforeAll(async () => {
   // The first build of the probe (go install) can take a minute or two.
   [probeBinary, mongodBinary] = await Promise.all([
     ensureGoTool('grpc-health-probe'),
-    ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
+    cachedMongodBinary(),
   ]);
   dataDir = await mkdtemp(join(tmpdir(), 'authtoken-health-mongod-'));
   mongodPort = await freePort();
@@ -72,10 +72,8 @@ afterAll(async () => {
 
 test('liveness and both readiness services are SERVING once the database has answered', async () => {
   // Readiness is reported after the first database ping, which runs asynchronously after start-up.
-  const { result } = await pollUntil(probeAll, readinessIs(EXIT_SERVING), {
-    timeoutMs: 15_000,
-    what: 'readiness SERVING',
-  });
+  const { result } = await pollUntil('readiness SERVING', probeAll, readinessIs(EXIT_SERVING), {
+    timeoutMs: 15_000 });
   expect(result).toEqual({
     '': EXIT_SERVING,
     'authtoken.v1.AuthTokenService': EXIT_SERVING,
@@ -104,10 +102,8 @@ test('readiness goes NOT_SERVING (exit 4) when mongod stops, while liveness stay
   mongod = undefined;
   const stoppedAt = performance.now();
 
-  const { result, elapsedMs } = await pollUntil(probeAll, readinessIs(EXIT_UNHEALTHY), {
-    timeoutMs: 15_000,
-    what: 'readiness NOT_SERVING',
-  });
+  const { result, elapsedMs } = await pollUntil('readiness NOT_SERVING', probeAll, readinessIs(EXIT_UNHEALTHY), {
+    timeoutMs: 15_000 });
   console.info(`NOT_SERVING reported ${Math.round(performance.now() - stoppedAt)} ms after mongod stopped`);
   // Health pings run every 1 s and give up after 2 s: the change must show within about 3 s
   // (plus a probe round), not after the driver's 5 s server selection timeout or later.
@@ -128,10 +124,8 @@ test('readiness returns to SERVING when mongod is back on the same address, with
   const restartedAt = performance.now();
   expect(mongod.uri).toBe(`mongodb://127.0.0.1:${mongodPort}/?replicaSet=rs0`);
 
-  const { result } = await pollUntil(probeAll, readinessIs(EXIT_SERVING), {
-    timeoutMs: 30_000,
-    what: 'readiness SERVING again',
-  });
+  const { result } = await pollUntil('readiness SERVING again', probeAll, readinessIs(EXIT_SERVING), {
+    timeoutMs: 30_000 });
   console.info(`SERVING again ${Math.round(performance.now() - restartedAt)} ms after mongod restarted`);
   expect(result).toEqual({
     '': EXIT_SERVING,

@@ -3,7 +3,7 @@
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { expect, test } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/health/v1/health';
-import { pollUntil } from '../support/go-binaries';
+import { pollUntil } from '../support/poll';
 import { startTestService } from '../support/service';
 
 test('a Watch of readiness sees SERVING, then NOT_SERVING when the service stops, then its stream ends', async () => {
@@ -13,7 +13,7 @@ test('a Watch of readiness sees SERVING, then NOT_SERVING when the service stops
     new Promise<number>((resolve, reject) =>
       client.check({ service: 'authtoken.v1.AuthTokenService' }, (error, response) => (error ? reject(error) : resolve(response.status))),
     );
-  await pollUntil(check, (status) => status === Serving.SERVING, { timeoutMs: 10_000, what: 'readiness' });
+  await pollUntil('readiness', check, (status) => status === Serving.SERVING, { timeoutMs: 10_000 });
 
   const seen: number[] = [];
   const watch = client.watch({ service: 'authtoken.v1.AuthTokenService' }, new Metadata());

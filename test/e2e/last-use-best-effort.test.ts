@@ -1,34 +1,23 @@
 // Recording last use must never hold up or fail the login check: here the user's document is
 // locked by an open transaction (as a crashed replica leaves one) while a validation is due to write.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
-import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { startTestService, type TestService } from '../support/service';
+import { startTestMongod, type TestMongod } from '../support/mongod';
 
-let mongod: EmbeddedMongod;
-let dataDir: string;
+let mongod: TestMongod;
 let svc: TestService;
 let admin: MongoClient;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-last-use-'));
-  mongod = await startEmbeddedMongod({
-    binary: await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
-    dataDir,
-  });
+  mongod = await startTestMongod({ name: 'last-use' });
   svc = await startTestService({ MONGODB_URI: mongod.uri });
   admin = await MongoClient.connect(mongod.uri);
 });
 afterAll(async () => {
   await admin?.close();
   await svc?.stop();
-  await mongod?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await mongod?.destroy();
 });
 
 test('a validation whose last-use write is stuck still succeeds, within the write budget', async () => {

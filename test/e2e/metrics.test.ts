@@ -4,7 +4,9 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { issueToken } from '../../src/domain/token-format';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError } from '../support/grpc-status';
+import { scrapeMetrics } from '../support/metrics';
 
 let svc: TestService;
 
@@ -13,40 +15,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => svc?.stop());
-
-type Samples = Map<string, number>;
-
-/** `name{a="1",b="2"}` with labels in name order, so lookups do not depend on exposition order. */
-function seriesKey(name: string, labels: Record<string, string> = {}): string {
-  const pairs = Object.entries(labels)
-    .sort(([a], [b]) => a.localeCompare(b))
-    .map(([k, v]) => `${k}="${v}"`);
-  return pairs.length ? `${name}{${pairs.join(',')}}` : name;
-}
-
-/** Prometheus text exposition format -> series key -> value (comments and blank lines skipped). */
-function parseExposition(text: string): Samples {
-  const samples: Samples = new Map();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!match) throw new Error(`unparsable exposition line: ${line}`);
-    const [, name, labelText = '', value] = match;
-    const labels: Record<string, string> = {};
-    // Our label values contain no escaped quotes.
-    for (const [, key, labelValue] of labelText.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"/g)) {
-      labels[key!] = labelValue!;
-    }
-    samples.set(seriesKey(name!, labels), Number(value));
-  }
-  return samples;
-}
-
-async function scrape(): Promise<{ samples: Samples; contentType: string | null }> {
-  const response = await fetch(`http://127.0.0.1:${svc.metricsPort}/metrics`);
-  expect(response.status).toBe(200);
-  return { samples: parseExposition(await response.text()), contentType: response.headers.get('content-type') };
-}
 
 const rpc = (service: 'UserService' | 'AuthTokenService', method: string) => ({
   grpc_type: 'unary',
@@ -78,9 +46,9 @@ test('counters match exactly the calls made', async () => {
   expect(deleted.archivedAuthToken?.authToken?.tokenId).toBe(second!.tokenId);
   expect((await svc.tokens.flushAuthTokens({ uid: 'metrics' })).deletedCount).toBe(1);
 
-  const { samples, contentType } = await scrape();
-  expect(contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
-  const value = (name: string, labels?: Record<string, string>) => samples.get(seriesKey(name, labels));
+  const scrape = await scrapeMetrics(svc.metricsPort);
+  expect(scrape.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+  const value = (name: string, labels?: Record<string, string>) => scrape.value(name, labels);
 
   // Per method: started, handled by code, and timed, once per call.
   const calls: [ReturnType<typeof rpc>, Record<string, number>][] = [
@@ -103,7 +71,7 @@ test('counters match exactly the calls made', async () => {
     expect(value('grpc_server_handling_seconds_sum', labels)).toBeGreaterThan(0);
   }
   // Methods never called have no series at all.
-  const startedSeries = [...samples.keys()].filter((key) => key.startsWith('grpc_server_started_total{'));
+  const startedSeries = scrape.series.filter((s) => s.name === 'grpc_server_started_total');
   expect(startedSeries).toHaveLength(calls.length);
   expect(value('grpc_server_started_total', rpc('UserService', 'GetUser'))).toBeUndefined();
 

@@ -2,12 +2,11 @@
 // per uid for CreateAuthToken (UID_CREATE_LIMIT_PER_MINUTE, burst the same). Over a limit a call
 // gets RESOURCE_EXHAUSTED with ErrorInfo ERR_TOO_MANY_REQUESTS and a google.rpc.RetryInfo delay,
 // decoded here from the grpc-status-details-bin trailer as any client would.
-import { Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { generateApiKey, keyEntry } from '../../src/domain/api-keys';
-import { ErrorInfo, RetryInfo } from '../../gen/google/rpc/error_details';
-import { Status } from '../../gen/google/rpc/status';
 import { startTestService, type TestService } from '../support/service';
+import { bearer, decodeError, detailTypes, STATUS_DETAILS_KEY } from '../support/grpc-status';
 
 interface Outcome {
   code: number;
@@ -24,30 +23,13 @@ async function outcome(pending: Promise<unknown>): Promise<Outcome> {
     return { code: status.OK };
   } catch (error) {
     const serviceError = error as ServiceError;
-    const raw = serviceError.metadata?.get('grpc-status-details-bin')[0];
+    const raw = serviceError.metadata?.get(STATUS_DETAILS_KEY)[0];
     if (!Buffer.isBuffer(raw)) return { code: serviceError.code };
-    const decoded = Status.decode(raw);
-    expect(decoded.code).toBe(serviceError.code);
-    const result: Outcome = { code: serviceError.code, detailTypes: decoded.details.map((d) => d.typeUrl) };
-    for (const detail of decoded.details) {
-      if (detail.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') {
-        result.reason = ErrorInfo.decode(detail.value).reason;
-      } else if (detail.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo') {
-        const delay = RetryInfo.decode(detail.value).retryDelay!;
-        expect(delay.nanos).toBeGreaterThanOrEqual(0);
-        expect(delay.nanos).toBeLessThan(1e9);
-        result.retryDelayMs = delay.seconds * 1000 + delay.nanos / 1e6;
-      }
-    }
-    return result;
+    const { code, reason, retryDelayMs } = decodeError(serviceError);
+    return { code, reason, detailTypes: detailTypes(raw), ...(retryDelayMs === undefined ? {} : { retryDelayMs }) };
   }
 }
 
-function bearer(key: string): Metadata {
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${key}`);
-  return metadata;
-}
 
 const TOO_MANY = {
   code: status.RESOURCE_EXHAUSTED,

@@ -6,6 +6,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { UserServiceClient } from '../../gen/authtoken/v1/user_service';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
+import { failCommands, failPointOff } from '../support/fail-points';
 
 const appName = `shutdown-${randomUUID().slice(0, 8)}`;
 let mongo: MongoClient;
@@ -15,7 +16,7 @@ beforeAll(async () => {
   mongo = await MongoClient.connect(inject('mongoUri'));
 });
 afterAll(async () => {
-  await mongo.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+  await failPointOff(mongo.db('admin'));
   await server?.stop();
   await mongo.close();
 });
@@ -47,13 +48,9 @@ test('SIGTERM lets an in-flight call finish, refuses new calls, then exits 0', a
 
   // Hold the next `find` of this service in MongoDB for 1.5 s: GetUser stays in flight.
   const admin = mongo.db('admin');
-  const { count } = await admin.command({
-    configureFailPoint: 'failCommand',
-    mode: { times: 1 },
-    data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 1500, appName },
-  });
+  const find = await failCommands(admin, { commands: ['find'], appName, blockMs: 1500 });
   const inFlight = server.users.getUser({ uid: 'inflight' });
-  await admin.command({ waitForFailPoint: 'failCommand', timesEntered: count + 1, maxTimeMS: 30_000 });
+  await find.entered();
 
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const refusing = logLine(child, 'refusing new calls; in-flight calls may finish');

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError } from '../support/grpc-status';
 
 let svc: TestService;
 beforeAll(async () => {

@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { credentials, status } from '@grpc/grpc-js';
 import { afterAll, expect, test } from 'vitest';
 import { HealthCheckResponse_ServingStatus as Serving, HealthClient } from '../../gen/health/v1/health';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { mongodBinary } from '../support/mongod';
 import { type EmbeddedMongod, freePort, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
-import { pollUntil } from '../support/go-binaries';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { pollUntil } from '../support/poll';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError } from '../support/grpc-status';
 
 let svc: TestService | undefined;
 let mongod: EmbeddedMongod | undefined;
@@ -42,14 +42,12 @@ test('starts without its database, serves not-ready and UNAVAILABLE, then become
   expect(error.reason).toBe('ERR_SERVICE_UNAVAILABLE');
 
   dataDir = await mkdtemp(join(tmpdir(), 'authtoken-late-mongod-'));
-  const binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
+  const binary = await mongodBinary();
   mongod = await startEmbeddedMongod({ binary, dataDir, port });
 
   // Bounded wait for an external condition: the service's own once-a-second database check.
-  await pollUntil(() => check('authtoken.v1.AuthTokenService'), (s) => s === Serving.SERVING, {
-    timeoutMs: 30_000,
-    what: 'readiness SERVING',
-  });
+  await pollUntil('readiness SERVING', () => check('authtoken.v1.AuthTokenService'), (s) => s === Serving.SERVING, {
+    timeoutMs: 30_000 });
   const created = await svc.users.createUser({ uid: 'late', name: 'Late' });
   expect(created.user?.uid).toBe('late');
 });

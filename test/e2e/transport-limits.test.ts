@@ -18,10 +18,11 @@ import { GetUserRequest } from '../../gen/authtoken/v1/user_service';
 import { ListAuthTokensRequest } from '../../gen/authtoken/v1/auth_token_service';
 import { ServerReflectionRequest } from '../../gen/grpc/reflection/v1/reflection';
 import { HealthCheckRequest, HealthCheckResponse } from '../../gen/health/v1/health';
-import { ErrorInfo } from '../../gen/google/rpc/error_details';
-import { Status } from '../../gen/google/rpc/status';
-import { pollUntil } from '../support/go-binaries';
+import { scrapeMetrics } from '../support/metrics';
+import { pollUntil } from '../support/poll';
 import { startTestService, type TestService } from '../support/service';
+import { bearer, bearerValue, decodeStatusDetails } from '../support/grpc-status';
+import { failCommands, failPointOff } from '../support/fail-points';
 
 const KEY = generateApiKey();
 const PATHS = {
@@ -72,7 +73,7 @@ function call(on: ClientHttp2Session, path: string, { body, end = true, key = tr
     [h2.HTTP2_HEADER_PATH]: path,
     'content-type': 'application/grpc',
     te: 'trailers',
-    ...(key ? { authorization: `Bearer ${KEY}` } : {}),
+    ...(key ? { authorization: bearerValue(KEY) } : {}),
     ...headers,
   });
   const ended = new Promise<Ended>((done) => {
@@ -82,9 +83,7 @@ function call(on: ClientHttp2Session, path: string, { body, end = true, key = tr
       result.code = Number(fields['grpc-status']);
       const details = fields['grpc-status-details-bin'];
       if (typeof details !== 'string') return;
-      const info = Status.decode(Buffer.from(details, 'base64')).details.find((d) => d.typeUrl.endsWith('ErrorInfo'));
-      if (!info) return;
-      const decoded = ErrorInfo.decode(info.value);
+      const decoded = decodeStatusDetails(result.code, Buffer.from(details, 'base64'));
       result.reason = decoded.reason;
       result.limit = decoded.metadata.limit;
     };
@@ -103,8 +102,7 @@ const getUser = () => frame(GetUserRequest.encode({ uid: 'limits-user' }).finish
 const limited = (limit: string) => ({ code: status.RESOURCE_EXHAUSTED, reason: 'ERR_LIMIT_EXCEEDED', limit });
 
 async function limitedCount(limit: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${svc.metricsPort}/metrics`)).text();
-  return Number(new RegExp(`^authtoken_transport_limited_total\\{limit="${limit}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  return (await scrapeMetrics(svc.metricsPort)).sum('authtoken_transport_limited_total', { limit });
 }
 
 /** Resolves on the response headers: a call that was let in, or a refusal (trailers-only). */
@@ -131,10 +129,10 @@ describe('connections: MAX_CONNECTIONS=2', () => {
 
     first.destroy();
     const { result } = await pollUntil(
+      'a new connection to be served',
       async () => (await call(session(), PATHS.check, { body: frame(HealthCheckRequest.encode({ service: '' }).finish()), key: false }).ended).code,
       (code) => code === status.OK,
-      { timeoutMs: 5_000, what: 'a new connection to be served' },
-    );
+      { timeoutMs: 5_000 });
     expect(result).toBe(status.OK);
   });
 });
@@ -142,9 +140,7 @@ describe('connections: MAX_CONNECTIONS=2', () => {
 describe('calls: default limits', () => {
   beforeAll(async () => {
     await start();
-    const metadata = new Metadata();
-    metadata.set('authorization', `Bearer ${KEY}`);
-    await svc.users.createUser({ uid: 'limits-user', name: 'Limits' }, metadata);
+    await svc.users.createUser({ uid: 'limits-user', name: 'Limits' }, bearer(KEY));
   });
   afterAll(() => svc.stop());
 
@@ -202,10 +198,8 @@ describe('calls: default limits', () => {
 
     open[0]!.stream.end();
     await open[0]!.ended;
-    const { result } = await pollUntil(async () => (await reflect(session())).outcome, (outcome) => outcome === 'answered', {
-      timeoutMs: 5_000,
-      what: 'a reflection stream to be let in again',
-    });
+    const { result } = await pollUntil('a reflection stream to be let in again', async () => (await reflect(session())).outcome, (outcome) => outcome === 'answered', {
+      timeoutMs: 5_000 });
     expect(result).toBe('answered');
   });
 });
@@ -268,12 +262,10 @@ describe('running calls: MAX_RUNNING_CALLS=1', () => {
   beforeAll(async () => {
     await start({ MAX_RUNNING_CALLS: '1', MONGODB_URI: `${inject('mongoUri')}&appName=${appName}` });
     mongo = await MongoClient.connect(inject('mongoUri'));
-    const metadata = new Metadata();
-    metadata.set('authorization', `Bearer ${KEY}`);
-    await svc.users.createUser({ uid: 'limits-user', name: 'Limits' }, metadata);
+    await svc.users.createUser({ uid: 'limits-user', name: 'Limits' }, bearer(KEY));
   });
   afterAll(async () => {
-    await mongo.db('admin').command({ configureFailPoint: 'failCommand', mode: 'off' });
+    await failPointOff(mongo.db('admin'));
     await mongo.close();
     await svc.stop();
   });
@@ -281,14 +273,10 @@ describe('running calls: MAX_RUNNING_CALLS=1', () => {
   test('a call waits while another holds the only place; one whose deadline passes while waiting gets DEADLINE_EXCEEDED', async () => {
     // Hold this service's next find in MongoDB for 1 s: the first GetUser keeps the place that long.
     const admin = mongo.db('admin');
-    const { count } = await admin.command({
-      configureFailPoint: 'failCommand',
-      mode: { times: 1 },
-      data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 1000, appName },
-    });
+    const find = await failCommands(admin, { commands: ['find'], appName, blockMs: 1000 });
     const endedAt = (pending: Promise<Ended>) => pending.then((ended) => ({ ...ended, at: performance.now() }));
     const running = endedAt(call(session(), PATHS.getUser, { body: getUser() }).ended);
-    await admin.command({ waitForFailPoint: 'failCommand', timesEntered: count + 1, maxTimeMS: 30_000 });
+    await find.entered();
     const waiting = endedAt(call(session(), PATHS.getUser, { body: getUser() }).ended);
     const expiring = call(session(), PATHS.getUser, { body: getUser(), headers: { 'grpc-timeout': '300m' } }).ended;
 
@@ -297,23 +285,17 @@ describe('running calls: MAX_RUNNING_CALLS=1', () => {
     expect([first.code, second.code]).toEqual([status.OK, status.OK]);
     expect(second.at).toBeGreaterThan(first.at);
     // The waiting call's recorded duration includes its wait: both took about 1 s.
-    const text = await (await fetch(`http://127.0.0.1:${svc.metricsPort}/metrics`)).text();
-    const series = (suffix: string) =>
-      Number(new RegExp(`^grpc_server_handling_seconds_${suffix}\\{[^}]*grpc_method="GetUser"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
-    const getUsers = series('count');
-    const underHalfSecond = Number(new RegExp(`^grpc_server_handling_seconds_bucket\\{le="0.5",[^}]*grpc_method="GetUser"[^}]*\\} (\\d+)`, 'm').exec(text)?.[1]);
+    const scrape = await scrapeMetrics(svc.metricsPort);
+    const getUsers = scrape.sum('grpc_server_handling_seconds_count', { grpc_method: 'GetUser' });
+    const underHalfSecond = scrape.sum('grpc_server_handling_seconds_bucket', { grpc_method: 'GetUser', le: '0.5' });
     expect(getUsers - underHalfSecond).toBe(2);
   });
 
   test(`over ${MAX_WAITING_CALLS} waiting calls, the flood's newest are refused, not another connection's`, async () => {
     const admin = mongo.db('admin');
-    const { count } = await admin.command({
-      configureFailPoint: 'failCommand',
-      mode: { times: 1 },
-      data: { failCommands: ['find'], blockConnection: true, blockTimeMS: 1500, appName },
-    });
+    const find = await failCommands(admin, { commands: ['find'], appName, blockMs: 1500 });
     const running = call(session(), PATHS.getUser, { body: getUser() }).ended;
-    await admin.command({ waitForFailPoint: 'failCommand', timesEntered: count + 1, maxTimeMS: 30_000 });
+    await find.entered();
     const flood = Array.from({ length: 6 }, () => session()).flatMap((on) =>
       Array.from({ length: 100 }, () => call(on, PATHS.getUser, { body: getUser() }).ended),
     );

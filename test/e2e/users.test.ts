@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { ArchiveReason } from '../../gen/authtoken/v1/resources';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError } from '../support/grpc-status';
 import { allArchived, issue, reasonsById, snapshot } from './helpers';
 
 let svc: TestService;

@@ -8,35 +8,30 @@
 // The file runs its own mongod: the stalled-feed test sets a failCommand fail point, which is
 // global to a mongod and would clash with other test files' fail points.
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config';
 import { ErrorReason } from '../../src/domain/errors';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
-import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
-import { pollUntil } from '../support/go-binaries';
-import { grpcError, startTestService, type TestService } from '../support/service';
+import { scrapeMetrics } from '../support/metrics';
+import { pollUntil } from '../support/poll';
+import { startTestService, type TestService } from '../support/service';
+import { grpcError } from '../support/grpc-status';
 import { createUser, issue, issueMany } from './helpers';
+import { failCommands } from '../support/fail-points';
+import { startTestMongod, type TestMongod } from '../support/mongod';
 
 const CAP = 3;
 /** How many times each revocation is tried: once could be luck. */
 const ROUNDS = 5;
 const B_APP_NAME = `cache-replica-b-${randomUUID().slice(0, 8)}`;
 
-let mongod: EmbeddedMongod;
-let dataDir: string;
+let mongod: TestMongod;
 /** This file's own connection to its mongod, for writes by hand and fail points. */
 let mongo: MongoClient;
 let a: TestService;
 let b: TestService;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-cache-mongod-'));
-  const binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
-  mongod = await startEmbeddedMongod({ binary, dataDir, extraArgs: ['--setParameter', 'enableTestCommands=1'] });
+  mongod = await startTestMongod({ name: 'cache', testCommands: true });
   const env = { MAX_TOKENS_PER_USER: String(CAP), MONGODB_URI: mongod.uri };
   a = await startTestService(env);
   // B's connections carry their own appName, so a fail point can stall B's change stream alone.
@@ -48,8 +43,7 @@ afterAll(async () => {
   await mongo?.close();
   await b?.stop();
   await a?.stop();
-  await mongod?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await mongod?.destroy();
 });
 
 function usersByHand() {
@@ -59,9 +53,8 @@ function usersByHand() {
 type LookupResult = 'hit' | 'miss' | 'bypass';
 
 async function lookupCounts(svc: TestService): Promise<Record<LookupResult, number>> {
-  const text = await (await fetch(`http://127.0.0.1:${svc.metricsPort}/metrics`)).text();
-  const count = (result: LookupResult) =>
-    Number(text.match(new RegExp(`^authtoken_validation_cache_lookups_total\\{result="${result}"\\} (\\S+)$`, 'm'))?.[1] ?? 0);
+  const scrape = await scrapeMetrics(svc.metricsPort);
+  const count = (result: LookupResult) => scrape.sum('authtoken_validation_cache_lookups_total', { result });
   return { hit: count('hit'), miss: count('miss'), bypass: count('bypass') };
 }
 
@@ -79,10 +72,8 @@ async function validate(svc: TestService, secret: string) {
 
 /** Validates until `svc` answers from memory (its feed may still be starting), and returns that answer. */
 async function servedFromMemory(svc: TestService, secret: string) {
-  const { result } = await pollUntil(() => validate(svc, secret), (r) => r.lookup === 'hit', {
-    timeoutMs: 15_000,
-    what: 'a validation served from the cache',
-  });
+  const { result } = await pollUntil('a validation served from the cache', () => validate(svc, secret), (r) => r.lookup === 'hit', {
+    timeoutMs: 15_000 });
   expect(result.ok).toBe(true);
   return result;
 }
@@ -109,10 +100,8 @@ async function sentinelHeldBy(svc: TestService, uid: string) {
   return {
     async delivered() {
       await usersByHand().updateOne({ _id: sentinelUid }, { $inc: { feedProbe: 1 } });
-      await pollUntil(() => validate(svc, token.secret), (r) => r.lookup === 'miss', {
-        timeoutMs: 15_000,
-        what: `the sentinel change to reach the cache`,
-      });
+      await pollUntil(`the sentinel change to reach the cache`, () => validate(svc, token.secret), (r) => r.lookup === 'miss', {
+        timeoutMs: 15_000 });
     },
   };
 }
@@ -230,16 +219,9 @@ test('while its change stream is stalled, a replica reads every validation from 
 
   // Holds B's next change-stream getMore in mongod for a while: B hears nothing from its feed.
   const admin = mongo.db('admin');
-  const enabled = await admin.command({
-    configureFailPoint: 'failCommand',
-    mode: { times: 1 },
-    data: { failCommands: ['getMore'], blockConnection: true, blockTimeMS: 8_000, appName: B_APP_NAME },
-  });
-  await admin.command({ waitForFailPoint: 'failCommand', timesEntered: enabled.count + 1, maxTimeMS: 30_000 });
-  await pollUntil(() => validate(b, kept.secret), (r) => r.lookup === 'bypass', {
-    timeoutMs: 5_000,
-    what: 'B to stop trusting its cache',
-  });
+  await (await failCommands(admin, { commands: ['getMore'], appName: B_APP_NAME, blockMs: 8_000 })).entered();
+  await pollUntil('B to stop trusting its cache', () => validate(b, kept.secret), (r) => r.lookup === 'bypass', {
+    timeoutMs: 5_000 });
 
   // The change B's feed cannot see yet: B must not answer from memory.
   await usersByHand().updateOne(

@@ -15,8 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { mongodBinary } from '../support/mongod';
 import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {
@@ -73,7 +72,7 @@ const slots: (Slot | undefined)[] = [];
 beforeAll(async () => {
   const dataDir = await tempDir('authtoken-faults-crash-');
   mongod = await startEmbeddedMongod({
-    binary: await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
+    binary: await mongodBinary(),
     dataDir,
     extraArgs: ['--setParameter', `transactionLifetimeLimitSeconds=${TRANSACTION_LIFETIME_SECONDS}`],
   });

@@ -37,8 +37,7 @@ import { randomUUID } from 'node:crypto';
 import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { mongodBinary as cachedMongodBinary } from '../support/mongod';
 import { runBinary } from '../support/go-binaries';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {
@@ -60,6 +59,7 @@ import {
   tempDir,
   waitForPrimary,
 } from './helpers';
+import { failCommands } from '../support/fail-points';
 
 const REPLICA_SET = 'rs0';
 const CAP = 50;
@@ -147,7 +147,7 @@ function startMongod(): Promise<MongodProcess> {
 beforeAll(async () => {
   [healthProbe, mongodBinary] = await Promise.all([
     ensureGoTool('grpc-health-probe'),
-    ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR),
+    cachedMongodBinary(),
   ]);
   dataDir = await tempDir('authtoken-faults-outage-');
   mongodPort = await freePort();
@@ -303,17 +303,13 @@ test('mongod stopped and crashed under load: calls fail fast and in time, readin
    * is blocked in it. Returns the probes' calls.
    */
   const holdProbes = async (admin: Db, held: Probe[]) => {
-    const enabled = await admin.command({
-      configureFailPoint: 'failCommand',
-      mode: { times: held.length },
-      data: { failCommands: held.map((p) => p.command), blockConnection: true, blockTimeMS: 60_000, appName: PROBE_APP },
-    });
+    const holding = await failCommands(admin, { commands: held.map((p) => p.command), appName: PROBE_APP, times: held.length });
     const calls: { name: string; outcome: Promise<Outcome<unknown>> }[] = [];
     for (const [i, { command, uid, deviceId }] of held.entries()) {
       const outcome = probeClients!.tokens.createAuthToken({ uid, deviceId }, LONG_DEADLINE_MS);
       calls.push({ name: `held at ${command}`, outcome });
       // Answers once the probe's command has entered the fail point, i.e. is blocked in mongod.
-      await admin.command({ waitForFailPoint: 'failCommand', timesEntered: enabled.count + i + 1, maxTimeMS: 30_000 });
+      await holding.entered(i + 1);
       mark(`probe held at ${command} (${uid})`);
     }
     return calls;

@@ -2,7 +2,7 @@
 // test/e2e/concurrency.test.ts and crash.test.ts helpers, generalised: calls with a gRPC deadline
 // that resolve to an outcome instead of rejecting, the stored state of a user, invariants on it,
 // a seeded PRNG, and cleanup of temporary folders and child processes.
-import { pollUntil as pollUntilSettled } from '../support/go-binaries';
+import { pollUntil } from '../support/poll';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { freePort } from '../../src/embedded-mongod/mongod-process';
@@ -20,10 +20,9 @@ import {
 import { type Db, MongoClient } from 'mongodb';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
-import { ErrorInfo } from '../../gen/google/rpc/error_details';
-import { Status } from '../../gen/google/rpc/status';
 import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
 import type { ArchivedTokenDoc, TokenDoc, UserDoc } from '../../src/storage/documents';
+import { reasonOf } from '../support/grpc-status';
 
 // ---------------------------------------------------------------------------------------------
 // Calls with a deadline, resolving to an outcome
@@ -72,15 +71,6 @@ function deadlined<S extends ServiceDefinition>(definition: S, client: Client): 
   return methods as DeadlineClient<S>;
 }
 
-/** The ErrorInfo reason of a status, or '' when it carries none. */
-export function reasonOf(error: ServiceError): string {
-  const raw = error.metadata?.get('grpc-status-details-bin')[0];
-  if (!raw) return '';
-  for (const detail of Status.decode(raw as Buffer).details) {
-    if (detail.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') return ErrorInfo.decode(detail.value).reason;
-  }
-  return '';
-}
 
 export interface Clients {
   address: string;
@@ -219,20 +209,6 @@ export function faultsSeed(fallback: number): number {
   return seed;
 }
 
-/**
- * Runs `attempt` until `done(result)` holds or `timeoutMs` passes: a bounded poll on an external
- * condition. Throws with the last result when the time is up.
- */
-/** test/support's bounded poll, with the description first, as these tests call it. */
-export function pollUntil<T>(
-  what: string,
-  attempt: () => Promise<T>,
-  done: (result: T) => boolean,
-  options: { timeoutMs: number; intervalMs?: number },
-): Promise<{ result: T; elapsedMs: number }> {
-  return pollUntilSettled(attempt, done, { ...options, what });
-}
-
 /** Milliseconds since `start` (a performance.now() value), rounded. */
 export function since(start: number): number {
   return Math.round(performance.now() - start);
@@ -248,7 +224,7 @@ export function percentile(values: number[], p: number): number {
 // ---------------------------------------------------------------------------------------------
 // Temporary folders, ports and mongod processes
 
-export { freePort };
+export { freePort, pollUntil };
 
 /** Temporary folders made by this test file; removed by `removeTempDirs` in afterAll. */
 const tempDirs: string[] = [];

@@ -19,8 +19,7 @@ import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { type Db, MongoClient, ReadConcern } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { loadConfig } from '../../src/config';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
+import { mongodBinary } from '../support/mongod';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {
   type Clients,
@@ -43,6 +42,7 @@ import {
   tempDir,
   waitForPrimary,
 } from './helpers';
+import { failCommands } from '../support/fail-points';
 
 const REPLICA_SET = 'rs3';
 const MEMBERS = 3;
@@ -74,7 +74,7 @@ let server: ServerProcess | undefined;
 let clients: Clients | undefined;
 
 beforeAll(async () => {
-  const binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
+  const binary = await mongodBinary();
   const started = performance.now();
   for (let i = 0; i < MEMBERS; i++) {
     const port = await freePort();
@@ -189,16 +189,12 @@ test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowled
       // Odd rounds hold the insert through the stepdown; even rounds drop its connection, as a
       // stepping-down primary (or a driver clearing its pool after a failed heartbeat) does.
       const hold = round % 2 === 0;
-      const enabled = await admin.command({
-        configureFailPoint: 'failCommand',
-        mode: { times: 1 },
-        data: {
-          failCommands: ['insert'],
-          appName: APP_NAME,
-          ...(hold ? { blockConnection: true, blockTimeMS: HOLD_MS } : { closeConnection: true }),
-        },
+      const insert = await failCommands(admin, {
+        commands: ['insert'],
+        appName: APP_NAME,
+        ...(hold ? { blockMs: HOLD_MS } : { data: { blockConnection: false, closeConnection: true } }),
       });
-      await admin.command({ waitForFailPoint: 'failCommand', timesEntered: enabled.count + 1, maxTimeMS: 30_000 });
+      await insert.entered();
       election++;
       okSinceElection = 0;
       const stepping = performance.now();

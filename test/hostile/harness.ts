@@ -13,6 +13,7 @@ import { generateApiKey, keyEntry } from '../../src/domain/api-keys';
 import { memoryOf } from '../support/process-memory';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import type { AttackName, AttackOptions, AttackReport } from './attacker';
+import { bearer } from '../support/grpc-status';
 
 export const PEAK_RSS_LIMIT_MB = 250;
 export const RECOVERY_MARGIN_MB = 50;
@@ -58,8 +59,7 @@ export async function startTarget(): Promise<Target> {
     },
     { served: true },
   );
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${key}`);
+  const metadata = bearer(key);
   await server.users.createUser({ uid: VICTIM, name: 'Victim' }, metadata);
   return { server, key, metadata, stop: () => server.stop() };
 }

@@ -4,39 +4,29 @@
 //
 // The fault is injected at the real driver: mongod (this file's own) is stopped just before the
 // transaction's third statement, the archive insert of an eviction, is sent.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Collection } from 'mongodb';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { callDeadline } from '../../src/domain/deadline';
-import { loadConfig } from '../../src/config';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { createLogger } from '../../src/observability/logger';
 import { type Database, openDatabase, SERVER_SELECTION_TIMEOUT_MS } from '../../src/storage/database';
 import { ARCHIVED_TOKENS, USERS } from '../../src/storage/documents';
-import { ensureMongodBinary } from '../../src/embedded-mongod/mongod-binary';
-import { type EmbeddedMongod, startEmbeddedMongod } from '../../src/embedded-mongod/mongod-process';
+import { startTestMongod, type TestMongod } from '../support/mongod';
 
 const UID = 'txn-outage';
-let binary: string;
-let dataDir: string;
-let mongod: EmbeddedMongod | undefined;
+let mongod: TestMongod | undefined;
 let database: Database | undefined;
 
 beforeAll(async () => {
-  binary = await ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
-  dataDir = await mkdtemp(join(tmpdir(), 'authtoken-txn-outage-'));
-  mongod = await startEmbeddedMongod({ binary, dataDir });
+  mongod = await startTestMongod({ name: 'txn-outage' });
   database = openDatabase({ uri: mongod.uri, dbName: 'txn_outage', archiveRetentionDays: 90, validationCacheEntries: 0, log: createLogger('silent') });
   await database.prepare();
 });
 afterAll(async () => {
   vi.restoreAllMocks();
   await database?.close();
-  await mongod?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await mongod?.destroy();
 });
 
 test('a transaction cut off by an outage fails fast with UNAVAILABLE and applies nothing', async () => {
@@ -63,7 +53,7 @@ test('a transaction cut off by an outage fails fast with UNAVAILABLE and applies
   expect(elapsedMs).toBeLessThan(SERVER_SELECTION_TIMEOUT_MS * 1.5);
 
   // Back up on the same data: the user still holds its first token and nothing was archived.
-  mongod = await startEmbeddedMongod({ binary, dataDir, port: Number(new URL(mongod!.uri).port) });
+  await mongod!.restart();
   const db = database!.client.db('txn_outage');
   const user = await db.collection(USERS).findOne({ _id: UID } as never);
   expect(user?.tokens.map((t: { id: string }) => t.id)).toEqual([first.stored.tokenId]);

@@ -10,8 +10,6 @@ import { startApp } from '../../src/app';
 import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
-import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
-import { Status } from '../../gen/google/rpc/status';
 
 export interface TestService {
   users: PromisedClient<typeof UserServiceService>;
@@ -84,49 +82,4 @@ export function promised<S extends ServiceDefinition>(definition: S, client: Cli
       );
   }
   return methods as PromisedClient<S>;
-}
-
-export interface DecodedError {
-  code: number;
-  message: string;
-  reason: string;
-  domain: string;
-  metadata: Record<string, string>;
-  /** BadRequest field violations, by field name. */
-  fields: string[];
-}
-
-/** The status and rich details of a call that must fail, decoded as a client would. */
-export async function grpcError(pending: Promise<unknown>): Promise<DecodedError> {
-  try {
-    await pending;
-  } catch (error) {
-    return decodeError(error as ServiceError);
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
-
-export function decodeError(error: ServiceError): DecodedError {
-  const raw = error.metadata?.get('grpc-status-details-bin')[0];
-  if (!raw) throw new Error(`no grpc-status-details-bin on ${error.code}: ${error.details}`);
-  const status = Status.decode(raw as Buffer);
-  const decoded: DecodedError = {
-    code: error.code,
-    message: status.message,
-    reason: '',
-    domain: '',
-    metadata: {},
-    fields: [],
-  };
-  for (const detail of status.details) {
-    if (detail.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo') {
-      const info = ErrorInfo.decode(detail.value);
-      decoded.reason = info.reason;
-      decoded.domain = info.domain;
-      decoded.metadata = info.metadata;
-    } else if (detail.typeUrl === 'type.googleapis.com/google.rpc.BadRequest') {
-      decoded.fields = BadRequest.decode(detail.value).fieldViolations.map((v) => v.field);
-    }
-  }
-  return decoded;
 }
