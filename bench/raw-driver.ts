@@ -32,7 +32,7 @@ import {
   USER_FIELDS,
   USERS,
   type UserDoc,
-  oldestFirst,
+  storedOldestFirst,
   toArchivedDoc,
   toTokenDoc,
 } from '../src/storage/documents';
@@ -161,7 +161,7 @@ class Ops {
         async () => {
           const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, maxTimeMS: MAX_TIME_MS });
           if (!user) throw new Error(`create: user ${uid} not found`);
-          const kept = user.tokens.sort(oldestFirst);
+          const kept = user.tokens.sort(storedOldestFirst);
           const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
           const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
           const createTime = new Date(Math.max(now.getTime(), newest + 1));

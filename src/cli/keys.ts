@@ -2,7 +2,7 @@
 // Prints a new API key once, and the line that configures its hash (API_KEYS or API_KEYS_FILE).
 // To rotate without downtime: add the new line next to the old one, roll out, move callers to the
 // new key, then remove the old line.
-import { SCOPES, type Scope, generateApiKey, keyEntry } from '../domain/api-keys';
+import { API_KEY_NAME, SCOPES, type Scope, generateApiKey, keyEntry } from '../domain/api-keys';
 
 function usage(): never {
   process.stderr.write(`usage: npm run keys -- create --scope <${SCOPES.join('|')}> [--name NAME]\n`);
@@ -17,7 +17,7 @@ const option = (name: string) => {
 const scope = option('scope');
 if (command !== 'create' || !SCOPES.includes(scope as Scope)) usage();
 const name = option('name') ?? `${scope}-${new Date().toISOString().slice(0, 10)}`;
-if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) usage();
+if (!API_KEY_NAME.test(name)) usage();
 
 const key = generateApiKey();
 process.stdout.write(

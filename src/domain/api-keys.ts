@@ -16,7 +16,8 @@ const SCOPE_METHODS: Record<Exclude<Scope, 'full'>, readonly string[]> = {
 };
 
 export const API_KEY_PREFIX = 'cak_';
-const KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** A key's name, as configured and as the keys CLI accepts it. */
+export const API_KEY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface ConfiguredKey {
@@ -47,7 +48,7 @@ export function parseKeyEntries(text: string): ConfiguredKey[] {
     .filter((entry) => entry !== '')
     .map((entry) => {
       const [name = '', scope = '', hex = '', ...rest] = entry.split(':');
-      if (rest.length > 0 || !KEY_NAME.test(name) || !SCOPES.includes(scope as Scope) || !SHA256_HEX.test(hex)) {
+      if (rest.length > 0 || !API_KEY_NAME.test(name) || !SCOPES.includes(scope as Scope) || !SHA256_HEX.test(hex)) {
         throw new Error(
           `invalid API key entry "${entry.slice(0, 40)}…": expected name:scope:sha256hex with scope one of ${SCOPES.join(', ')}`,
         );

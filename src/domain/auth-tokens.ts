@@ -2,12 +2,13 @@
 import { DomainError, ErrorReason, authTokenNotFound, tooManyRequests, uidNotFound } from './errors';
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, JsonObject, PageCursor, StoredAuthToken } from './model';
 import { encodePageToken } from './page-token';
-import { LAST_USE_WRITE_INTERVAL_MS } from './rules';
+import { LAST_USE_WRITE_INTERVAL_MS, newestFirst } from './rules';
 import { issueToken, sameHash } from './token-format';
 import type { TokenBuckets } from './token-bucket';
 import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenChanges, TokenStore } from './token-store';
 import { RequestValidator } from './validation';
+import type { Deadline } from './deadline';
 
 export interface TokenRules {
   maxTokensPerUser: number;
@@ -16,13 +17,6 @@ export interface TokenRules {
 }
 
 export type Clock = () => Date;
-
-interface DeviceInput {
-  platform: string;
-  deviceId: string;
-  userAgent: string;
-  appInfo: JsonObject | undefined;
-}
 
 export interface Page<T> {
   items: T[];
@@ -60,11 +54,6 @@ export function publicView(stored: StoredAuthToken): AuthToken {
   return view;
 }
 
-/** Newest first: by create time, then token id, both descending. Storage evicts in the reverse order. */
-export function newestFirst(a: { time: Date; id: string }, b: { time: Date; id: string }): number {
-  return b.time.getTime() - a.time.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-}
-
 /**
  * Every use case takes the deadline of the call it serves (epoch ms), for storage: see TokenStore.
  */
@@ -76,7 +65,7 @@ export class AuthTokens {
     private readonly clock: Clock = () => new Date(),
   ) {}
 
-  async create(input: DeviceInput & { uid: string; force: boolean }, deadline: number) {
+  async create(input: DeviceInfo & { uid: string; force: boolean }, deadline: Deadline) {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const device = validDevice(v, input);
@@ -99,7 +88,7 @@ export class AuthTokens {
     return { authToken, secret, evictedTokenIds, replacedTokenIds };
   }
 
-  async list(input: { uid: string; pageSize: number; pageToken: string }, deadline: number): Promise<Page<AuthToken> & { totalSize: number }> {
+  async list(input: { uid: string; pageSize: number; pageToken: string }, deadline: Deadline): Promise<Page<AuthToken> & { totalSize: number }> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const pageSize = v.pageSize('page_size', input.pageSize);
@@ -114,7 +103,7 @@ export class AuthTokens {
     return { items, nextPageToken, totalSize: all.length };
   }
 
-  async get(input: { uid: string; authToken: string }, deadline: number): Promise<AuthToken> {
+  async get(input: { uid: string; authToken: string }, deadline: Deadline): Promise<AuthToken> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
@@ -129,7 +118,7 @@ export class AuthTokens {
     userAgent: string;
     appInfo: JsonObject | undefined;
     updateMask: string[] | undefined;
-  }, deadline: number): Promise<AuthToken> {
+  }, deadline: Deadline): Promise<AuthToken> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
@@ -148,7 +137,7 @@ export class AuthTokens {
     return this.store.updateToken(uid, token!.ref, changes, this.clock(), deadline);
   }
 
-  async delete(input: { uid: string; authToken: string }, deadline: number): Promise<ArchivedAuthToken> {
+  async delete(input: { uid: string; authToken: string }, deadline: Deadline): Promise<ArchivedAuthToken> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const token = v.tokenRef('auth_token', input.authToken);
@@ -158,7 +147,7 @@ export class AuthTokens {
     return archived;
   }
 
-  async flush(input: { uid: string }, deadline: number): Promise<number> {
+  async flush(input: { uid: string }, deadline: Deadline): Promise<number> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     v.check();
@@ -168,7 +157,7 @@ export class AuthTokens {
   }
 
   /** The login check on the hot path: one read, and a write at most once a minute per token. */
-  async validate(input: DeviceInput & { authToken: string }, deadline: number) {
+  async validate(input: DeviceInfo & { authToken: string }, deadline: Deadline) {
     try {
       const result = await this.checkToken(input, deadline);
       this.events.validated('valid');
@@ -183,7 +172,7 @@ export class AuthTokens {
     }
   }
 
-  private async checkToken(input: DeviceInput & { authToken: string }, deadline: number) {
+  private async checkToken(input: DeviceInfo & { authToken: string }, deadline: Deadline) {
     const v = new RequestValidator();
     const secret = v.secretToken('auth_token', input.authToken);
     const device = validDevice(v, input);
@@ -210,7 +199,7 @@ export class AuthTokens {
     return { uid, authToken, user: found.user };
   }
 
-  async listArchived(input: { uid: string; pageSize: number; pageToken: string }, deadline: number): Promise<Page<ArchivedAuthToken>> {
+  async listArchived(input: { uid: string; pageSize: number; pageToken: string }, deadline: Deadline): Promise<Page<ArchivedAuthToken>> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const pageSize = v.pageSize('page_size', input.pageSize);
@@ -236,7 +225,7 @@ function position(token: AuthToken): PageCursor {
   return { time: token.createTime, id: token.tokenId };
 }
 
-function validDevice(v: RequestValidator, input: DeviceInput): DeviceInfo {
+function validDevice(v: RequestValidator, input: DeviceInfo): DeviceInfo {
   return {
     platform: v.shortText('platform', input.platform),
     deviceId: v.shortText('device_id', input.deviceId),
@@ -250,10 +239,10 @@ function validDevice(v: RequestValidator, input: DeviceInput): DeviceInfo {
  * issue or first use and never rebound, because device_id decides which token a re-login replaces.
  */
 function deviceChanges(token: AuthToken, given: DeviceInfo): TokenChanges {
-  const changes: TokenChanges = {};
-  if (given.platform !== '') changes.platform = given.platform;
-  if (given.userAgent !== '') changes.userAgent = given.userAgent;
-  if (given.appInfo !== undefined) changes.appInfo = given.appInfo;
-  if (given.deviceId !== '' && token.deviceId === '') changes.deviceId = given.deviceId;
-  return changes;
+  return {
+    ...(given.platform !== '' && { platform: given.platform }),
+    ...(given.userAgent !== '' && { userAgent: given.userAgent }),
+    ...(given.appInfo !== undefined && { appInfo: given.appInfo }),
+    ...(given.deviceId !== '' && token.deviceId === '' && { deviceId: given.deviceId }),
+  };
 }

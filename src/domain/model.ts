@@ -1,34 +1,38 @@
 // What the service knows about users and tokens, independent of storage and transport.
+//
+// Records are readonly: a change makes a new record. The hot path relies on it: the public view of
+// a stored token and a response's encoding are memoised by record identity (publicView,
+// EncodedOnce), which a record changed in place would make stale.
 
 export type JsonObject = { [key: string]: unknown };
 
 export interface User {
-  uid: string;
-  name: string;
-  metadata: JsonObject | undefined;
-  createTime: Date;
-  updateTime: Date;
+  readonly uid: string;
+  readonly name: string;
+  readonly metadata: JsonObject | undefined;
+  readonly createTime: Date;
+  readonly updateTime: Date;
 }
 
 /** Device information a token was issued for or last used from. */
 export interface DeviceInfo {
-  platform: string;
-  deviceId: string;
-  userAgent: string;
-  appInfo: JsonObject | undefined;
+  readonly platform: string;
+  readonly deviceId: string;
+  readonly userAgent: string;
+  readonly appInfo: JsonObject | undefined;
 }
 
 export interface AuthToken extends DeviceInfo {
-  tokenId: string;
-  uid: string;
-  createTime: Date;
-  updateTime: Date;
-  lastUsedTime: Date | undefined;
+  readonly tokenId: string;
+  readonly uid: string;
+  readonly createTime: Date;
+  readonly updateTime: Date;
+  readonly lastUsedTime: Date | undefined;
 }
 
 /** An active token as stored: never the secret, only its SHA-256. */
 export interface StoredAuthToken extends AuthToken {
-  tokenHash: Buffer;
+  readonly tokenHash: Buffer;
 }
 
 export const ArchiveReason = {
@@ -41,9 +45,9 @@ export const ArchiveReason = {
 export type ArchiveReason = (typeof ArchiveReason)[keyof typeof ArchiveReason];
 
 export interface ArchivedAuthToken {
-  authToken: AuthToken;
-  archiveTime: Date;
-  reason: ArchiveReason;
+  readonly authToken: AuthToken;
+  readonly archiveTime: Date;
+  readonly reason: ArchiveReason;
 }
 
 /** How a request names a token: the secret (looked up by its hash) or the public id. */
@@ -51,6 +55,6 @@ export type TokenRef = { tokenHash: Buffer } | { tokenId: string };
 
 /** Keyset position for newest-first listings: the last item of the previous page. */
 export interface PageCursor {
-  time: Date;
-  id: string;
+  readonly time: Date;
+  readonly id: string;
 }

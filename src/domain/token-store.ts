@@ -2,6 +2,7 @@
 // Methods that name a user throw uidNotFound when it does not exist; methods that name a token
 // throw authTokenNotFound when the user has no such active token.
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, PageCursor, StoredAuthToken, TokenRef, User } from './model';
+import type { Deadline } from './deadline';
 
 export interface IssueOptions {
   /** Archive the user's active tokens for this device as REPLACED, in the same transaction. */
@@ -23,7 +24,6 @@ export type TokenChanges = Partial<DeviceInfo>;
  * Every method takes the deadline of the call it serves (epoch ms): storage stops working for it
  * then (MongoDB's maxTimeMS), and fails with deadlineExceeded.
  */
-type Deadline = number;
 
 export interface TokenStore {
   /** Throws uidAlreadyExists. Stores the user and its first token (if any) in one write. */

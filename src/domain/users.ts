@@ -5,6 +5,7 @@ import type { AuthToken, JsonObject, User } from './model';
 import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenStore } from './token-store';
 import { RequestValidator } from './validation';
+import type { Deadline } from './deadline';
 
 /** Every use case takes the deadline of the call it serves (epoch ms), for storage. */
 export class Users {
@@ -20,7 +21,7 @@ export class Users {
     name: string;
     metadata: JsonObject | undefined;
     withAuthToken: boolean;
-  }, deadline: number): Promise<{ user: User; issued?: { authToken: AuthToken; secret: string } }> {
+  }, deadline: Deadline): Promise<{ user: User; issued?: { authToken: AuthToken; secret: string } }> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const name = v.name('name', input.name);
@@ -34,7 +35,7 @@ export class Users {
     return { user, issued: first && { authToken: publicView(first.stored), secret: first.secret } };
   }
 
-  async get(input: { uid: string }, deadline: number): Promise<User> {
+  async get(input: { uid: string }, deadline: Deadline): Promise<User> {
     const uid = this.validUid(input.uid);
     const user = await this.store.getUser(uid, deadline);
     if (!user) throw uidNotFound(uid);
@@ -42,7 +43,7 @@ export class Users {
   }
 
   /** Returns how many active tokens were archived as USER_DELETED. */
-  async delete(input: { uid: string }, deadline: number): Promise<number> {
+  async delete(input: { uid: string }, deadline: Deadline): Promise<number> {
     const count = await this.store.deleteUser(this.validUid(input.uid), this.clock(), deadline);
     this.events.archived('USER_DELETED', count);
     return count;

@@ -8,6 +8,7 @@ import {
   PAGE_SIZE_MAX,
   SHORT_TEXT_MAX_CHARS,
   UID_INPUT_PATTERN,
+  UID_RULE,
 } from './rules';
 import { parseToken, parseTokenRef } from './token-format';
 
@@ -22,7 +23,7 @@ export class RequestValidator {
   uid(field: string, value: string): string {
     if (value === '') this.fail(field, 'Required.');
     else if (!UID_INPUT_PATTERN.test(value)) {
-      this.fail(field, 'Must be 1 to 100 characters of a-z, 0-9, "_" and "-".');
+      this.fail(field, UID_RULE);
     }
     return normalizeUid(value);
   }

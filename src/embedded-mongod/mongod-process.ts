@@ -9,8 +9,8 @@ import { MongoClient } from 'mongodb';
 const REPLICA_SET = 'rs0';
 const NOT_YET_INITIALIZED = 94;
 const ALREADY_INITIALIZED = 23;
-/** mongod's structured log id for "Waiting for connections". */
-const LISTENING_LOG_ID = 23016;
+/** mongod's structured log id for "Waiting for connections" (test/faults/helpers.ts waits for it too). */
+export const LISTENING_LOG_ID = 23016;
 
 export interface EmbeddedMongod {
   uri: string;

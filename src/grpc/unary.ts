@@ -11,7 +11,7 @@ import {
   type sendUnaryData,
   status,
 } from '@grpc/grpc-js';
-import { callDeadline } from '../domain/deadline';
+import { callDeadline, type Deadline } from '../domain/deadline';
 import { badRequest } from '../domain/errors';
 import { callerOf, outcomeOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
@@ -26,7 +26,7 @@ export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? 
  * returns the response or its encoding (see encoded-responses.ts).
  */
 export type Handlers<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: RequestOf<S[K]>, deadline: number) => Promise<ResponseOf<S[K]> | Buffer>;
+  [K in keyof S]: (request: RequestOf<S[K]>, deadline: Deadline) => Promise<ResponseOf<S[K]> | Buffer>;
 };
 
 export function implement<S extends ServiceDefinition>(

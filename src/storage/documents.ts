@@ -6,6 +6,7 @@
 // JSON objects (metadata, app_info) are stored as JSON text: callers may use keys such as "$where"
 // or "a.b" that MongoDB field names cannot hold, and nothing ever queries inside them.
 import type { ArchiveReason, ArchivedAuthToken, AuthToken, JsonObject, StoredAuthToken, User } from '../domain/model';
+import { oldestFirst } from '../domain/rules';
 import { ownedCopy } from '../shared/owned-bytes';
 
 export const USERS = 'users';
@@ -41,11 +42,12 @@ export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {
   reason: ArchiveReason;
 }
 
-/** Oldest first, so `$slice: -max` keeps the newest. Must agree with `oldestFirst` below. */
+/** domain/rules.ts's oldestFirst as a MongoDB $sort (create time, then id), so `$slice: -max` keeps the newest. */
 export const TOKEN_ORDER = { createTime: 1, id: 1 } as const;
 
-export function oldestFirst(a: TokenDoc, b: TokenDoc): number {
-  return a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/** Stored tokens in the one token order (domain/rules.ts), oldest first. */
+export function storedOldestFirst(a: Pick<TokenDoc, 'createTime' | 'id'>, b: Pick<TokenDoc, 'createTime' | 'id'>): number {
+  return oldestFirst({ time: a.createTime, id: a.id }, { time: b.createTime, id: b.id });
 }
 
 /** Fields of a token that may leave the database: everything but the hash. */

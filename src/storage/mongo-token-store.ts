@@ -16,7 +16,7 @@ import {
   USER_FIELDS,
   USERS,
   type UserDoc,
-  oldestFirst,
+  storedOldestFirst,
   toArchivedAuthToken,
   toArchivedDoc,
   toAuthToken,
@@ -27,6 +27,7 @@ import {
   toUserDoc,
 } from './documents';
 import { isDatabaseUnreachable } from './driver-errors';
+import type { Deadline } from '../domain/deadline';
 
 const DUPLICATE_KEY = 11000;
 /**
@@ -49,7 +50,7 @@ export class MongoTokenStore implements TokenStore {
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
   }
 
-  async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: number): Promise<void> {
+  async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
     try {
       await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []), timeLimit(deadline));
     } catch (error) {
@@ -58,12 +59,12 @@ export class MongoTokenStore implements TokenStore {
     }
   }
 
-  async getUser(uid: string, deadline: number): Promise<User | undefined> {
+  async getUser(uid: string, deadline: Deadline): Promise<User | undefined> {
     const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS, ...timeLimit(deadline) });
     return doc ? toUser(doc) : undefined;
   }
 
-  deleteUser(uid: string, now: Date, deadline: number): Promise<number> {
+  deleteUser(uid: string, now: Date, deadline: Deadline): Promise<number> {
     return this.inTransaction(deadline, async (session) => {
       const deleted = await this.users.findOneAndDelete(
         { _id: uid },
@@ -75,7 +76,7 @@ export class MongoTokenStore implements TokenStore {
     });
   }
 
-  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: number): Promise<IssueResult> {
+  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<IssueResult> {
     const { uid } = token;
     const max = options.maxTokensPerUser;
     if (options.replaceDeviceId === undefined) {
@@ -101,7 +102,7 @@ export class MongoTokenStore implements TokenStore {
       const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit(deadline) });
       if (!user) throw uidNotFound(uid);
       const replaced = user.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
-      const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(oldestFirst);
+      const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(storedOldestFirst);
       const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
       // Strictly newer than every active token, so the new token is never the one evicted, even
       // when clocks of several service replicas disagree.
@@ -131,13 +132,13 @@ export class MongoTokenStore implements TokenStore {
     });
   }
 
-  async listTokens(uid: string, deadline: number) {
+  async listTokens(uid: string, deadline: Deadline) {
     const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, ...timeLimit(deadline) });
     if (!user) throw uidNotFound(uid);
     return user.tokens.map((t) => toAuthToken(uid, t));
   }
 
-  async getToken(uid: string, ref: TokenRef, deadline: number) {
+  async getToken(uid: string, ref: TokenRef, deadline: Deadline) {
     const match = tokenFilter(ref);
     const user = await this.users.findOne(
       { _id: uid, tokens: { $elemMatch: match } },
@@ -147,7 +148,7 @@ export class MongoTokenStore implements TokenStore {
     return toAuthToken(uid, user.tokens[0]!);
   }
 
-  async updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date, deadline: number) {
+  async updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date, deadline: Deadline) {
     const match = tokenFilter(ref);
     const user = await this.users.findOneAndUpdate(
       { _id: uid, tokens: { $elemMatch: match } },
@@ -158,7 +159,7 @@ export class MongoTokenStore implements TokenStore {
     return toAuthToken(uid, user.tokens[0]!);
   }
 
-  deleteToken(uid: string, ref: TokenRef, now: Date, deadline: number) {
+  deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline) {
     const match = tokenFilter(ref);
     return this.inTransaction(deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
@@ -172,7 +173,7 @@ export class MongoTokenStore implements TokenStore {
     });
   }
 
-  flushTokens(uid: string, now: Date, deadline: number): Promise<number> {
+  flushTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {
     return this.inTransaction(deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
         { _id: uid },
@@ -185,7 +186,7 @@ export class MongoTokenStore implements TokenStore {
     }, (count) => count > 0);
   }
 
-  async findActiveToken(uid: string, tokenHash: Buffer, deadline: number) {
+  async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
     const match = { hash: tokenHash };
     const user = await this.users.findOne(
       { _id: uid, tokens: { $elemMatch: match } },
@@ -194,7 +195,7 @@ export class MongoTokenStore implements TokenStore {
     return user ? { user: toUser(user), token: toStoredAuthToken(uid, user.tokens[0]!) } : undefined;
   }
 
-  async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: number) {
+  async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline) {
     const result = await this.users.updateOne(
       {
         _id: uid,
@@ -206,7 +207,7 @@ export class MongoTokenStore implements TokenStore {
     return result.modifiedCount === 1;
   }
 
-  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, deadline: number) {
+  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, deadline: Deadline) {
     const filter: Filter<ArchivedTokenDoc> = after
       ? { uid, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
       : { uid };
@@ -224,7 +225,7 @@ export class MongoTokenStore implements TokenStore {
     reason: ArchiveReason,
     now: Date,
     session: ClientSession,
-    deadline: number,
+    deadline: Deadline,
   ): Promise<ArchivedTokenDoc[]> {
     if (tokens.length === 0) return [];
     const docs = tokens.map((t) => toArchivedDoc(uid, t, reason, now));
@@ -233,7 +234,7 @@ export class MongoTokenStore implements TokenStore {
   }
 
   /** Which of the two not-found errors applies, once the token lookup has missed. */
-  private async notFound(uid: string, deadline: number, session?: ClientSession) {
+  private async notFound(uid: string, deadline: Deadline, session?: ClientSession) {
     const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1, ...timeLimit(deadline) });
     return exists ? authTokenNotFound() : uidNotFound(uid);
   }
@@ -244,7 +245,7 @@ export class MongoTokenStore implements TokenStore {
    * stream has delivered that change; other replicas' streams get it at about the same moment.
    */
   private async inTransaction<T>(
-    deadline: number,
+    deadline: Deadline,
     work: (session: ClientSession) => Promise<T>,
     changedUsers: (result: T) => boolean = () => true,
   ): Promise<T> {
@@ -284,7 +285,7 @@ export class MongoTokenStore implements TokenStore {
  * The database time an operation may take: what is left of the call's deadline. Once it has
  * passed, no further operation starts (and MongoDB stops one that runs over, with code 50).
  */
-function timeLimit(deadline: number): { maxTimeMS: number } {
+function timeLimit(deadline: Deadline): { maxTimeMS: number } {
   const remaining = Math.floor(deadline - Date.now());
   if (remaining <= 0) throw deadlineExceeded();
   return { maxTimeMS: remaining };

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
-import type { ArchivedTokenDoc, UserDoc } from '../../src/storage/documents';
+import { type ArchivedTokenDoc, storedOldestFirst, type UserDoc } from '../../src/storage/documents';
 import { decodeError } from '../support/grpc-status';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 
@@ -104,10 +104,8 @@ async function listAll(server: ServerProcess, uid: string) {
   return all;
 }
 
-/** Oldest first, as storage orders a user's tokens: create time, then token id. */
-function oldestFirst(a: { createTime: Date; id: string }, b: { createTime: Date; id: string }): number {
-  return a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
+/** Oldest first, as storage orders a user's tokens. */
+const oldestFirst = storedOldestFirst;
 
 function ids<T>(items: T[], id: (item: T) => string): string[] {
   return items.map(id).sort();

@@ -5,7 +5,7 @@
 import { pollUntil } from '../support/poll';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { freePort } from '../../src/embedded-mongod/mongod-process';
+import { freePort, LISTENING_LOG_ID } from '../../src/embedded-mongod/mongod-process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,7 +21,7 @@ import { type Db, MongoClient } from 'mongodb';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
 import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
-import type { ArchivedTokenDoc, TokenDoc, UserDoc } from '../../src/storage/documents';
+import { type ArchivedTokenDoc, storedOldestFirst, type TokenDoc, type UserDoc } from '../../src/storage/documents';
 import { reasonOf } from '../support/grpc-status';
 
 // ---------------------------------------------------------------------------------------------
@@ -124,10 +124,8 @@ export async function storedState(db: Db, uid: string): Promise<StoredState> {
   return { active: user.tokens, archived };
 }
 
-/** Oldest first, as storage orders a user's tokens: create time, then token id. */
-export function oldestFirst(a: { createTime: Date; id: string }, b: { createTime: Date; id: string }): number {
-  return a.createTime.getTime() - b.createTime.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
+/** Oldest first, as storage orders a user's tokens. */
+export const oldestFirst = storedOldestFirst;
 
 /** The values that occur more than once. */
 export function duplicates(values: Iterable<string>): string[] {
@@ -238,9 +236,6 @@ export async function tempDir(prefix: string): Promise<string> {
 export async function removeTempDirs(): Promise<void> {
   await Promise.allSettled(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
 }
-
-/** mongod's structured log id for "Waiting for connections". */
-const LISTENING_LOG_ID = 23016;
 
 export interface MongodProcess {
   port: number;
