@@ -14,6 +14,8 @@ export const ErrorReason = {
   LIMIT_EXCEEDED: 'ERR_LIMIT_EXCEEDED',
   /** The call's deadline passed before the database answered. */
   DEADLINE_EXCEEDED: 'ERR_DEADLINE_EXCEEDED',
+  /** The client cancelled the call; its work was stopped (the client sees no answer). */
+  CANCELLED: 'ERR_CANCELLED',
   /** The database cannot be reached; retrying later may succeed. */
   SERVICE_UNAVAILABLE: 'ERR_SERVICE_UNAVAILABLE',
   /** A bug or an unexpected failure: never expected in normal operation. */
@@ -80,6 +82,10 @@ export function serviceUnavailable(cause: unknown): DomainError {
 
 export function deadlineExceeded(): DomainError {
   return new DomainError(ErrorReason.DEADLINE_EXCEEDED, 'The call deadline passed before the operation completed.');
+}
+
+export function callCancelled(): DomainError {
+  return new DomainError(ErrorReason.CANCELLED, 'The call was cancelled by the client.');
 }
 
 export function apiKeyNotFound(): DomainError {

@@ -18,6 +18,7 @@ const STATUS_BY_REASON: Record<ErrorReason, status> = {
   [ErrorReason.TOO_MANY_REQUESTS]: status.RESOURCE_EXHAUSTED,
   [ErrorReason.LIMIT_EXCEEDED]: status.RESOURCE_EXHAUSTED,
   [ErrorReason.DEADLINE_EXCEEDED]: status.DEADLINE_EXCEEDED,
+  [ErrorReason.CANCELLED]: status.CANCELLED,
   [ErrorReason.SERVICE_UNAVAILABLE]: status.UNAVAILABLE,
   [ErrorReason.OPERATION_FAILED]: status.INTERNAL,
 };

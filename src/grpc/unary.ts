@@ -1,8 +1,8 @@
-// Turns plain async handlers into grpc-js unary handlers. Per call it: rejects undecodable
-// requests, runs the handler under the call's deadline (which storage turns into maxTimeMS), maps
-// errors to statuses, counts the call in metrics, tracks it for graceful shutdown, and writes one
-// access-log line (method, status, duration, request id, key name), never a request body or a
-// secret. The caller was admitted before its request was read (admission.ts).
+// Turns plain async handlers into grpc-js unary handlers. The caller was admitted, and the call's
+// recording started, before its request was read (admission.ts); here each call gets its context
+// (deadline.ts: when it must be done and a signal that aborts when its client gives up), its
+// request is checked for what could not be decoded, and its end is recorded (metrics, access log)
+// and counted for graceful shutdown. Errors become statuses in one place (errors.ts).
 import {
   type MethodDefinition,
   type ServerUnaryCall,
@@ -12,7 +12,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { callDeadline, type Deadline } from '../domain/deadline';
-import { badRequest } from '../domain/errors';
+import { badRequest, callCancelled, deadlineExceeded } from '../domain/errors';
 import { callerOf, outcomeOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
 import { undecodable } from './decoding';
@@ -21,13 +21,12 @@ import { toStatusError } from './errors';
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
 
-/**
- * Each handler gets the decoded request and the call's deadline (epoch ms, see callDeadline), and
- * returns the response or its encoding (see encoded-responses.ts).
- */
+/** Each handler gets the decoded request and the call's deadline, and returns the response or its encoding (encoded-responses.ts). */
 export type Handlers<S extends ServiceDefinition> = {
   [K in keyof S]: (request: RequestOf<S[K]>, deadline: Deadline) => Promise<ResponseOf<S[K]> | Buffer>;
 };
+
+type UnaryCall = ServerUnaryCall<unknown, unknown>;
 
 export function implement<S extends ServiceDefinition>(
   definition: S,
@@ -37,32 +36,60 @@ export function implement<S extends ServiceDefinition>(
   const implementation: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof S & string)[]) {
     const path = definition[key]!.path;
-    const handle = handlers[key];
-    implementation[key] = (call: ServerUnaryCall<RequestOf<S[typeof key]>, unknown>, callback: sendUnaryData<unknown>) => {
+    const handle = handlers[key] as (request: unknown, deadline: Deadline) => Promise<unknown>;
+    implementation[key] = (call: UnaryCall, callback: sendUnaryData<unknown>) => {
       hooks.inFlight.begin();
       // Recording started when the call was admitted (so its duration includes any wait for a turn);
       // should a handler ever be served without the call guard, it starts now.
       const finish = outcomeOf(call.metadata) ?? recordCall(hooks, path, call.metadata);
-      const deadline = callDeadline(call.getDeadline());
-      const serve = async () => {
-        const violations = undecodable(call.request);
-        if (violations) throw badRequest(violations);
-        return handle(call.request, deadline);
-      };
-      serve().then(
-        (response) => {
-          callback(null, response);
-          finish(status.OK, callerOf(call.metadata));
-          hooks.inFlight.end();
-        },
-        (error: unknown) => {
-          const statusError = toStatusError(error);
-          callback(statusError);
-          finish(statusError.code, callerOf(call.metadata), error);
-          hooks.inFlight.end();
-        },
-      );
+      const running = cancellableDeadline(call);
+      checkedRequest(call.request)
+        .then((request) => handle(request, running.deadline))
+        .then(
+          (response) => {
+            running.over();
+            callback(null, response);
+            finish(status.OK, callerOf(call.metadata));
+            hooks.inFlight.end();
+          },
+          (error: unknown) => {
+            running.over();
+            const statusError = toStatusError(error);
+            callback(statusError);
+            finish(statusError.code, callerOf(call.metadata), error);
+            hooks.inFlight.end();
+          },
+        );
     };
   }
   return implementation;
+}
+
+/** The request as decoded, or INVALID_ARGUMENT naming what could not be decoded (decoding.ts). */
+function checkedRequest(request: unknown): Promise<unknown> {
+  const violations = undecodable(request);
+  return violations ? Promise.reject(badRequest(violations)) : Promise.resolve(request);
+}
+
+/**
+ * The call's deadline, whose signal aborts if the call ends while its handler still runs: the
+ * client cancelled it, or grpc-js answered DEADLINE_EXCEEDED at the client's deadline. grpc-js also
+ * reports every finished call as "cancelled", so `over()` marks the handler done first: aborting
+ * then would cost an error for nothing.
+ */
+function cancellableDeadline(call: UnaryCall): { deadline: Deadline; over(): void } {
+  const controller = new AbortController();
+  const deadline = callDeadline(call.getDeadline(), controller.signal);
+  let running = true;
+  call.once('cancelled', () => {
+    if (!running) return;
+    const clientDeadline = Number(call.getDeadline());
+    controller.abort(Date.now() >= clientDeadline ? deadlineExceeded() : callCancelled());
+  });
+  return {
+    deadline,
+    over() {
+      running = false;
+    },
+  };
 }

@@ -283,12 +283,15 @@ export class MongoTokenStore implements TokenStore {
 
 /**
  * The database time an operation may take: what is left of the call's deadline. Once it has
- * passed, no further operation starts (and MongoDB stops one that runs over, with code 50).
+ * passed, no further operation starts (and MongoDB stops one that runs over, with code 50). With
+ * the call's signal, the driver stops waiting for an operation when the caller gives up: it closes
+ * that connection, and mongod kills a read whose client is gone.
  */
-function timeLimit(deadline: Deadline): { maxTimeMS: number } {
-  const remaining = Math.floor(deadline - Date.now());
+function timeLimit(deadline: Deadline): { maxTimeMS: number; signal?: AbortSignal } {
+  deadline.signal?.throwIfAborted();
+  const remaining = Math.floor(deadline.at - Date.now());
   if (remaining <= 0) throw deadlineExceeded();
-  return { maxTimeMS: remaining };
+  return deadline.signal ? { maxTimeMS: remaining, signal: deadline.signal } : { maxTimeMS: remaining };
 }
 
 function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
