@@ -5,6 +5,7 @@ import type { Config } from './config';
 import { AuthTokens } from './domain/auth-tokens';
 import { ApiKeys } from './domain/api-keys';
 import { TokenBuckets } from './domain/token-bucket';
+import type { TokenStore } from './domain/token-store';
 import { Users } from './domain/users';
 import { type EmbeddedMongod, startEmbeddedMongod } from './embedded-mongod/mongod-process';
 import { stopLeftoverMongod } from './embedded-mongod/leftover-mongod';
@@ -65,21 +66,7 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
     observeCacheLookup: (result) => metrics.cacheLookup(result),
     log,
   });
-  const users = new Users(database.store, metrics);
-  const perMinute = config.UID_CREATE_LIMIT_PER_MINUTE;
-  const tokens = new AuthTokens(
-    database.store,
-    {
-      maxTokensPerUser: config.MAX_TOKENS_PER_USER,
-      createLimitPerUid: perMinute > 0 ? new TokenBuckets(perMinute / 60, perMinute) : undefined,
-    },
-    metrics,
-  );
-  const perKey = config.RATE_LIMIT_PER_KEY;
-  const access = new AccessControl(
-    config.apiKeys.length > 0 ? new ApiKeys(config.apiKeys) : undefined,
-    perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined,
-  );
+  const { users, tokens } = useCases(config, database.store, metrics);
   const inFlight = new InFlightCalls();
   const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
   const grpc = await startServer({
@@ -87,7 +74,7 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
     port: config.PORT,
     users,
     tokens,
-    hooks: { log, inFlight, access, observe: (path) => metrics.callStarted(path) },
+    hooks: { log, inFlight, access: accessControl(config), observe: (path) => metrics.callStarted(path) },
     credentials: serverCredentials(config),
     limits: transportLimits(config),
     limited: reportLimits<TransportLimit>(metrics, log),
@@ -118,4 +105,23 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
       await embedded?.stop();
     },
   };
+}
+
+/** The use cases over the store, with the configured cap and per-uid create limit. */
+function useCases(config: Config, store: TokenStore, metrics: Metrics): { users: Users; tokens: AuthTokens } {
+  const perMinute = config.UID_CREATE_LIMIT_PER_MINUTE;
+  const rules = {
+    maxTokensPerUser: config.MAX_TOKENS_PER_USER,
+    createLimitPerUid: perMinute > 0 ? new TokenBuckets(perMinute / 60, perMinute) : undefined,
+  };
+  return { users: new Users(store, metrics), tokens: new AuthTokens(store, rules, metrics) };
+}
+
+/** API keys (none: every local caller is let in) and the per-key rate limit. */
+function accessControl(config: Config): AccessControl {
+  const perKey = config.RATE_LIMIT_PER_KEY;
+  return new AccessControl(
+    config.apiKeys.length > 0 ? new ApiKeys(config.apiKeys) : undefined,
+    perKey > 0 ? new TokenBuckets(perKey, perKey) : undefined,
+  );
 }
