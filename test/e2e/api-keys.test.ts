@@ -1,28 +1,25 @@
 // API keys end to end: every scope against every method, missing/malformed/unknown keys, rotation
-// (several keys at once, API_KEYS and API_KEYS_FILE), the keys CLI, health and reflection without
-// keys, and the rule that only a loopback-bound service may run without keys.
+// (several keys at once, API_KEYS and API_KEYS_FILE), the keys CLI, and health and reflection without
+// keys. (The rule that only a loopback-bound service may run without keys: api-keys-loopback.test.ts.)
 //
 // Keys travel as `authorization: Bearer <key>` metadata. Missing or unknown key: UNAUTHENTICATED
 // (AUTH_ERR_APIKEY_NOT_FOUND); a key whose scope does not cover the method: PERMISSION_DENIED
 // (AUTH_ERR_NO_ACCESS, with the key's name and the method in ErrorInfo metadata).
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Metadata, status } from '@grpc/grpc-js';
-import { MongoClient } from 'mongodb';
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
 import { type Scope, generateApiKey, keyEntry } from '../../src/domain/api-keys';
 import { runBinary } from '../support/go-binaries';
 import { pollUntil } from '../support/poll';
-import { type ServerProcess, startServerProcess } from '../support/server-process';
 import { startTestService, type TestService } from '../support/service';
-import { grpcError } from '../support/grpc-status';
+import { bearer, grpcError } from '../support/grpc-status';
 import { SERVED_SERVICES, snapshot } from './helpers';
-import { bearer } from '../support/grpc-status';
 
 const REPO_ROOT = resolve(__dirname, '../..');
 const run = promisify(execFile);
@@ -52,9 +49,6 @@ const KEY_BY_SCOPE: Record<Scope, { key: string; name: string }> = {
 let tempDir: string;
 let keyFile: string;
 let svc: TestService;
-let mongo: MongoClient;
-const processes: ServerProcess[] = [];
-const processDbs: string[] = [];
 
 beforeAll(async () => {
   tempDir = await mkdtemp(join(tmpdir(), 'authtoken-api-keys-'));
@@ -72,14 +66,10 @@ beforeAll(async () => {
     ].join(','),
     API_KEYS_FILE: keyFile,
   });
-  mongo = await MongoClient.connect(inject('mongoUri'));
 });
 
 afterAll(async () => {
-  for (const server of processes) await server.stop();
   await svc?.stop();
-  for (const db of processDbs) await mongo.db(db).dropDatabase();
-  await mongo?.close();
   if (tempDir) await rm(tempDir, { recursive: true, force: true });
 });
 
@@ -369,67 +359,4 @@ describe('health and reflection stay open on a keyed server', () => {
     expect(allowed.code, allowed.stderr).toBe(0);
     expect(JSON.parse(allowed.stdout).user.uid).toBe('via-grpcurl');
   }, 300_000);
-});
-
-describe('without keys, only loopback', () => {
-  function processEnv(extra: Record<string, string>): Record<string, string> {
-    const db = `test_keys_${randomUUID().slice(0, 8)}`;
-    processDbs.push(db);
-    // API_KEYS / API_KEYS_FILE set empty, so nothing inherited from the environment counts.
-    return { MONGODB_URI: inject('mongoUri'), MONGODB_DB: db, API_KEYS: '', API_KEYS_FILE: '', ...extra };
-  }
-
-  test('HOST=0.0.0.0 without any key: the process refuses to start, exit 2, naming API_KEYS', async () => {
-    const started = startServerProcess(processEnv({ HOST: '0.0.0.0' }));
-    const error = (await started.then(
-      (server) => {
-        processes.push(server);
-        return undefined;
-      },
-      (e: Error) => e,
-    ))!;
-    expect(error).toBeInstanceOf(Error);
-    expect(error.message).toContain('service process exited before listening');
-    expect(error.message).toContain('[process exited: code 2, signal null]');
-    expect(error.message).toContain('[stderr] Refusing to listen on 0.0.0.0 without API keys');
-    expect(error.message).toContain('Configure API_KEYS or API_KEYS_FILE');
-  });
-
-  test('HOST=0.0.0.0 with an invalid key entry: exit 2, naming API_KEYS', async () => {
-    const error = await startServerProcess(processEnv({ HOST: '0.0.0.0', API_KEYS: 'ops:full:not-a-hash' })).then(
-      (server) => {
-        processes.push(server);
-        return new Error('started');
-      },
-      (e: Error) => e,
-    );
-    expect(error.message).toContain('[process exited: code 2, signal null]');
-    expect(error.message).toContain('[stderr]   API_KEYS / API_KEYS_FILE: invalid API key entry "ops:full:not-a-hash…"');
-  });
-
-  test('HOST=0.0.0.0 with a key: starts, and enforces the key', async () => {
-    const key = generateApiKey();
-    const server = await startServerProcess(processEnv({ HOST: '0.0.0.0', API_KEYS: keyEntry('ops', 'full', key) }));
-    processes.push(server);
-    expect(server.output()).not.toContain('no API keys configured');
-    await expect(server.users.createUser({ uid: 'anywhere', name: 'A' }, bearer(key))).resolves.toMatchObject({ user: { uid: 'anywhere' } });
-    const error = await grpcError(server.users.getUser({ uid: 'anywhere' }));
-    expect(error).toMatchObject({ code: status.UNAUTHENTICATED, reason: 'AUTH_ERR_APIKEY_NOT_FOUND' });
-    await server.stop();
-    expect(server.process.exitCode).toBe(0);
-  });
-
-  test('loopback without keys (the embedded default): starts with a warning, and lets callers in', async () => {
-    const server = await startServerProcess(processEnv({ HOST: '127.0.0.1' }));
-    processes.push(server);
-    const warning = server
-      .output()
-      .split('\n')
-      .map((line) => (line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : undefined))
-      .find((entry) => entry?.msg === 'no API keys configured: every local caller has full access');
-    expect(warning).toMatchObject({ level: 40, host: '127.0.0.1' });
-    await expect(server.users.createUser({ uid: 'local', name: 'L' })).resolves.toMatchObject({ user: { uid: 'local' } });
-    await server.stop();
-    expect(server.process.exitCode).toBe(0);
-  });
 });

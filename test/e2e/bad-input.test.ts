@@ -24,7 +24,7 @@
 // invalid content is INVALID_ARGUMENT and belongs to the corpus; one with otherwise valid, read-only
 // content succeeds. Those are the "accepted" cases, counted apart from the corpus.
 //
-// The cases themselves, each with its expected status, are in ./bad-input.corpus.ts; the three
+// The cases themselves, each with its expected status, are in ./bad-input-corpus/; the three
 // ways of sending one are in ../support/wire/ (raw-http2.ts, passthrough-client.ts and
 // generated-client.ts). This file seeds the data, sends every case each way that can carry it,
 // and checks the outcomes and that nothing changed.
@@ -53,7 +53,7 @@ import {
   type Method,
   pathOf,
   type Request,
-} from './bad-input.corpus';
+} from './bad-input-corpus';
 import { snapshot } from './helpers';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 // Small helpers shared by the e2e test files.
+import { status } from '@grpc/grpc-js';
+import { expect } from 'vitest';
 import type { ArchivedAuthToken, AuthToken } from '../../gen/authtoken/v1/resources';
 import type { CreateAuthTokenRequest } from '../../gen/authtoken/v1/auth_token_service';
+import { type DecodedError, grpcError } from '../support/grpc-status';
 import type { TestService } from '../support/service';
 
 export interface Issued {
@@ -75,4 +78,33 @@ export async function snapshot(svc: TestService): Promise<Record<string, unknown
     out[name] = await svc.db.collection(name).find({}).sort({ _id: 1 }).toArray();
   }
   return out;
+}
+
+/** Asserts a failed call's status, ErrorInfo reason (domain authtoken.v1) and BadRequest fields, in any order. */
+export function expectError(error: DecodedError, code: status, reason: string, fields: string[] = []) {
+  expect(error.code).toBe(code);
+  expect(error.reason).toBe(reason);
+  expect(error.domain).toBe('authtoken.v1');
+  expect([...error.fields].sort()).toEqual([...fields].sort());
+}
+
+/** Asserts that `secret` does not validate: ERR_AUTH_TOKEN_NOT_FOUND. */
+export async function expectNotValid(svc: TestService, secret: string) {
+  expectError(await grpcError(svc.tokens.validateAuthToken({ authToken: secret })), status.NOT_FOUND, 'ERR_AUTH_TOKEN_NOT_FOUND');
+}
+
+/** Asserts that `secret` validates, as the token `tokenId`. */
+export async function expectValid(svc: TestService, secret: string, tokenId: string) {
+  const validated = await svc.tokens.validateAuthToken({ authToken: secret });
+  expect(validated.authToken!.tokenId).toBe(tokenId);
+}
+
+/** The token_ids of `uid`'s active tokens, as the first page of ListAuthTokens lists them (newest first). */
+export async function activeIds(svc: TestService, uid: string): Promise<string[]> {
+  return (await svc.tokens.listAuthTokens({ uid })).authTokens.map((t) => t.tokenId);
+}
+
+/** A JSON object whose serialized form is exactly `bytes` bytes long. */
+export function jsonOfBytes(bytes: number): Record<string, string> {
+  return { k: 'x'.repeat(bytes - 8) };
 }

@@ -1,0 +1,209 @@
+// A TokenStore in a Map, for fast tests of the use cases. It behaves as MongoTokenStore does, as far
+// as a caller can tell (test/integration/token-store-contract.test.ts runs the same cases on both):
+// the same errors, the one token order of rules.ts, the cap, replacement, archive reasons and paging.
+// Every method finishes in one synchronous step, so each is atomic as the real store's transactions are.
+import { publicView } from '../../src/domain/auth-tokens';
+import type { Deadline } from '../../src/domain/deadline';
+import { authTokenNotFound, deadlineExceeded, uidAlreadyExists, uidNotFound } from '../../src/domain/errors';
+import {
+  ArchiveReason,
+  type ArchivedAuthToken,
+  type AuthToken,
+  type JsonObject,
+  type PageCursor,
+  type StoredAuthToken,
+  type TokenRef,
+  type User,
+} from '../../src/domain/model';
+import { newestFirst, oldestFirst } from '../../src/domain/rules';
+import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../../src/domain/token-store';
+
+interface UserEntry {
+  user: User;
+  /** Active tokens, oldest first, as MongoDB keeps them (so the cap drops from the front). */
+  tokens: StoredAuthToken[];
+}
+
+export class InMemoryTokenStore implements TokenStore {
+  private readonly users = new Map<string, UserEntry>();
+  /** Every archived token of every user: the archive outlives DeleteUser. */
+  private readonly archive: ArchivedAuthToken[] = [];
+
+  async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
+    checkDeadline(deadline);
+    if (this.users.has(user.uid)) throw uidAlreadyExists(user.uid);
+    this.users.set(user.uid, { user: { ...user, metadata: stored(user.metadata) }, tokens: firstToken ? [storedToken(firstToken)] : [] });
+  }
+
+  async getUser(uid: string, deadline: Deadline): Promise<User | undefined> {
+    checkDeadline(deadline);
+    return this.users.get(uid)?.user;
+  }
+
+  async deleteUser(uid: string, now: Date, deadline: Deadline): Promise<number> {
+    checkDeadline(deadline);
+    const entry = this.entry(uid);
+    this.users.delete(uid);
+    this.archiveTokens(entry.tokens, ArchiveReason.USER_DELETED, now);
+    return entry.tokens.length;
+  }
+
+  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<IssueResult> {
+    checkDeadline(deadline);
+    const entry = this.entry(token.uid);
+    const max = options.maxTokensPerUser;
+    // MongoTokenStore's single-update path: below the cap, a token that is already strictly the
+    // newest is stored exactly as given (its own create and update times).
+    if (
+      options.replaceDeviceId === undefined &&
+      entry.tokens.length < max &&
+      entry.tokens.every((t) => t.createTime.getTime() < token.createTime.getTime())
+    ) {
+      entry.tokens = [...entry.tokens, storedToken(token)].sort(tokenOrder);
+      return { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] };
+    }
+    // Otherwise its transaction: replaced tokens leave first and do not count against the cap; the
+    // oldest of the rest are evicted to make room; the new token is stamped strictly newest, so it
+    // is never the one evicted whatever the clock says.
+    const replaced = entry.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
+    const kept = entry.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(tokenOrder);
+    const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
+    const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
+    const createTime = new Date(Math.max(now.getTime(), newest + 1));
+    entry.tokens = [...kept.slice(evicted.length), storedToken({ ...token, createTime, updateTime: createTime })].sort(tokenOrder);
+    this.archiveTokens(replaced, ArchiveReason.REPLACED, now);
+    this.archiveTokens(evicted, ArchiveReason.EVICTED, now);
+    return { createTime, evictedTokenIds: evicted.map((t) => t.tokenId), replacedTokenIds: replaced.map((t) => t.tokenId) };
+  }
+
+  async listTokens(uid: string, deadline: Deadline): Promise<AuthToken[]> {
+    checkDeadline(deadline);
+    return this.entry(uid).tokens.map(publicView);
+  }
+
+  async getToken(uid: string, ref: TokenRef, deadline: Deadline): Promise<AuthToken> {
+    checkDeadline(deadline);
+    return publicView(this.activeToken(uid, ref).token);
+  }
+
+  async updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date, deadline: Deadline): Promise<AuthToken> {
+    checkDeadline(deadline);
+    const { entry, token } = this.activeToken(uid, ref);
+    // A new record: the old one may be held (and memoised by identity) by whoever read it.
+    const updated = { ...withChanges(token, changes), updateTime: now };
+    entry.tokens = entry.tokens.map((t) => (t === token ? updated : t));
+    return publicView(updated);
+  }
+
+  async deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline): Promise<ArchivedAuthToken> {
+    checkDeadline(deadline);
+    const { entry, token } = this.activeToken(uid, ref);
+    entry.tokens = entry.tokens.filter((t) => t !== token);
+    return this.archiveTokens([token], ArchiveReason.DELETED, now)[0]!;
+  }
+
+  async flushTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {
+    checkDeadline(deadline);
+    const entry = this.entry(uid);
+    const flushed = entry.tokens;
+    entry.tokens = [];
+    this.archiveTokens(flushed, ArchiveReason.FLUSHED, now);
+    return flushed.length;
+  }
+
+  async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
+    checkDeadline(deadline);
+    // An unknown user is not an error here: validation answers "not found" either way.
+    const entry = this.users.get(uid);
+    const token = entry?.tokens.find((t) => t.tokenHash.equals(tokenHash));
+    return entry && token ? { user: entry.user, token } : undefined;
+  }
+
+  async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline) {
+    checkDeadline(deadline);
+    const entry = this.users.get(uid);
+    const token = entry?.tokens.find((t) => t.tokenId === tokenId);
+    // Written once per interval: a use recorded after `usedAfter` means another validation wrote.
+    if (!entry || !token || (token.lastUsedTime !== undefined && token.lastUsedTime.getTime() > usedAfter.getTime())) {
+      return false;
+    }
+    // Last use is not an update by the caller: updateTime stays.
+    const used = { ...withChanges(token, changes), lastUsedTime: now };
+    entry.tokens = entry.tokens.map((t) => (t === token ? used : t));
+    return true;
+  }
+
+  async listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, deadline: Deadline) {
+    checkDeadline(deadline);
+    // MongoDB reads a limit of 0 as "no limit" and a negative one as its absolute value; the
+    // contract says "at most limit". No use case asks for fewer than one, so one that does is a bug.
+    if (!Number.isInteger(limit) || limit < 1) throw new Error(`listArchivedTokens: limit must be a positive integer, not ${limit}`);
+    return this.archive
+      .filter((a) => a.authToken.uid === uid && (after === undefined || newestFirst(after, archivePosition(a)) < 0))
+      .sort((a, b) => newestFirst(archivePosition(a), archivePosition(b)))
+      .slice(0, limit);
+  }
+
+  private entry(uid: string): UserEntry {
+    const entry = this.users.get(uid);
+    if (!entry) throw uidNotFound(uid);
+    return entry;
+  }
+
+  /** The user's active token named by `ref`; which not-found error applies, as MongoTokenStore says it. */
+  private activeToken(uid: string, ref: TokenRef): { entry: UserEntry; token: StoredAuthToken } {
+    const entry = this.entry(uid);
+    const token = entry.tokens.find((t) => ('tokenHash' in ref ? t.tokenHash.equals(ref.tokenHash) : t.tokenId === ref.tokenId));
+    if (!token) throw authTokenNotFound();
+    return { entry, token };
+  }
+
+  private archiveTokens(tokens: readonly StoredAuthToken[], reason: ArchiveReason, now: Date): ArchivedAuthToken[] {
+    const archived = tokens.map((t) => ({ authToken: publicView(t), archiveTime: now, reason }));
+    this.archive.push(...archived);
+    return archived;
+  }
+}
+
+/**
+ * As MongoTokenStore's timeLimit: no work starts for a caller that gave up (the signal's reason is
+ * the error to answer) or once less than a millisecond of the call is left. Work here never waits,
+ * so this check before it is the only one there is.
+ */
+function checkDeadline(deadline: Deadline): void {
+  deadline.signal?.throwIfAborted();
+  if (Math.floor(deadline.at - Date.now()) <= 0) throw deadlineExceeded();
+}
+
+/** The one token order (rules.ts) applied to tokens: create time, then id. */
+function tokenOrder(a: AuthToken, b: AuthToken): number {
+  return oldestFirst({ time: a.createTime, id: a.tokenId }, { time: b.createTime, id: b.tokenId });
+}
+
+/** The archive's keyset position, as MongoTokenStore sorts it: archive time, then token id. */
+function archivePosition(archived: ArchivedAuthToken): PageCursor {
+  return { time: archived.archiveTime, id: archived.authToken.tokenId };
+}
+
+/** Only the fields given; an appInfo given as undefined clears it (as MongoTokenStore's `'appInfo' in changes`). */
+function withChanges(token: StoredAuthToken, changes: TokenChanges): StoredAuthToken {
+  return {
+    ...token,
+    ...(changes.platform !== undefined && { platform: changes.platform }),
+    ...(changes.deviceId !== undefined && { deviceId: changes.deviceId }),
+    ...(changes.userAgent !== undefined && { userAgent: changes.userAgent }),
+    ...('appInfo' in changes && { appInfo: stored(changes.appInfo) }),
+  };
+}
+
+function storedToken(token: StoredAuthToken): StoredAuthToken {
+  return { ...token, appInfo: stored(token.appInfo) };
+}
+
+/**
+ * JSON objects as MongoTokenStore keeps them, as JSON text: a copy, so a caller that changes its
+ * object afterwards does not change the store, and what JSON cannot hold (undefined values) is gone.
+ */
+function stored(value: JsonObject | undefined): JsonObject | undefined {
+  return value === undefined ? undefined : (JSON.parse(JSON.stringify(value)) as JsonObject);
+}
