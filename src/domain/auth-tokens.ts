@@ -55,7 +55,7 @@ export function publicView(stored: StoredAuthToken): AuthToken {
 }
 
 /**
- * Every use case takes the deadline of the call it serves (epoch ms), for storage: see TokenStore.
+ * Every use case takes the deadline of the call it serves (deadline.ts), for storage: see TokenStore.
  */
 export class AuthTokens {
   constructor(

@@ -1,6 +1,8 @@
-// The storage port: what the use cases need from a database. src/storage implements it.
-// Methods that name a user throw uidNotFound when it does not exist; methods that name a token
-// throw authTokenNotFound when the user has no such active token.
+// The storage port: what the use cases need from a database. src/storage implements it, and
+// test/support/in-memory-token-store.ts does too (one contract suite runs against both).
+// Methods that change a user's tokens or name a token throw uidNotFound when the user does not
+// exist and authTokenNotFound when it has no such active token; lookups (getUser,
+// findActiveToken, recordTokenUse, listArchivedTokens) answer undefined, false or [] instead.
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, PageCursor, StoredAuthToken, TokenRef, User } from './model';
 import type { Deadline } from './deadline';
 
@@ -21,10 +23,10 @@ export interface IssueResult {
 export type TokenChanges = Partial<DeviceInfo>;
 
 /**
- * Every method takes the deadline of the call it serves (epoch ms): storage stops working for it
- * then (MongoDB's maxTimeMS), and fails with deadlineExceeded.
+ * Every method takes the deadline of the call it serves: storage stops working for it then
+ * (MongoDB's maxTimeMS) and fails with deadlineExceeded, or as soon as its signal aborts (the
+ * client cancelled), with the signal's reason.
  */
-
 export interface TokenStore {
   /** Throws uidAlreadyExists. Stores the user and its first token (if any) in one write. */
   createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void>;
@@ -50,6 +52,6 @@ export interface TokenStore {
    */
   recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline): Promise<boolean>;
 
-  /** Most recently archived first, strictly after `after`; at most `limit`. */
+  /** Most recently archived first, strictly after `after`; at most `limit`, which must be at least 1 (MongoDB reads 0 as "no limit"). */
   listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, deadline: Deadline): Promise<ArchivedAuthToken[]>;
 }

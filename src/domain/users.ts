@@ -7,7 +7,7 @@ import type { TokenStore } from './token-store';
 import { RequestValidator } from './validation';
 import type { Deadline } from './deadline';
 
-/** Every use case takes the deadline of the call it serves (epoch ms), for storage. */
+/** Every use case takes the deadline of the call it serves (deadline.ts), for storage. */
 export class Users {
   constructor(
     private readonly store: TokenStore,
