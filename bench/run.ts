@@ -9,15 +9,11 @@
 // This file wires the parts: settings.ts (the command line), dataset.ts (seeding, data files),
 // workloads.ts (the measured runs), soak.ts, report.ts (ratios, verdicts, latest.{json,md,png}).
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Db, MongoClient } from 'mongodb';
 import { ensureGoTool } from '../scripts/go-tools';
-import { loadConfig } from '../src/config';
 import { generateApiKey, keyEntry } from '../src/domain/api-keys';
-import { ensureMongodBinary } from '../src/embedded-mongod/mongod-binary';
-import { startEmbeddedMongod } from '../src/embedded-mongod/mongod-process';
+import { startTestMongod } from '../test/support/mongod';
 import { memoryOf } from '../test/support/process-memory';
 import { captureResponses, seedSmall, writeDataFiles } from './dataset';
 import { renderFlamegraph } from './flamegraph';
@@ -74,14 +70,12 @@ async function main(settings: Settings, placement: ResultsPlacement): Promise<vo
 }
 
 async function startDatabase(): Promise<Database> {
-  const binary = await ensureMongodBinary(loadConfig({ MONGOD_CACHE_DIR: process.env.MONGOD_CACHE_DIR }).MONGOD_CACHE_DIR);
-  const dataDir = await mkdtemp(join(tmpdir(), 'authtoken-bench-mongod-'));
-  const mongod = await startEmbeddedMongod({ binary, dataDir });
+  const mongod = await startTestMongod({ name: 'bench-mongod' });
   const client = await MongoClient.connect(mongod.uri, { promoteBuffers: true });
   const admin = client.db('admin');
   const status = await admin.command({ serverStatus: 1 });
   const mongodPid = Number(status.pid);
-  log(`mongod ${status.version} pid ${mongodPid}, data in ${dataDir}`);
+  log(`mongod ${status.version} pid ${mongodPid}, data in ${mongod.dataDir}`);
   return {
     uri: mongod.uri,
     db: client.db(DB_NAME),
@@ -90,8 +84,7 @@ async function startDatabase(): Promise<Database> {
     version: status.version,
     async stop() {
       await client.close();
-      await mongod.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      await mongod.destroy();
     },
   };
 }

@@ -1,6 +1,7 @@
 // A mongod of a test's own, started as the embedded default starts it (src/embedded-mongod/), in a
 // temporary folder. Files that set fail points with global effect, stop the server, or change its
-// parameters use one; the rest share the run's mongod (global-setup.ts).
+// parameters use one; the rest share the run's mongod (global-setup.ts). The benchmark starts its
+// mongod here too.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,8 @@ export interface TestMongod {
 
 /** The cached mongod binary (fetched on first use, as by the embedded default). */
 export function mongodBinary(): Promise<string> {
-  return ensureMongodBinary(loadConfig(process.env).MONGOD_CACHE_DIR);
+  // Only the cache folder: the rest of the environment may be set for something else.
+  return ensureMongodBinary(loadConfig({ MONGOD_CACHE_DIR: process.env.MONGOD_CACHE_DIR }).MONGOD_CACHE_DIR);
 }
 
 /**
