@@ -27,6 +27,8 @@ export type Handlers<S extends ServiceDefinition> = {
 };
 
 type UnaryCall = ServerUnaryCall<unknown, unknown>;
+/** What the deadline needs of a call: its gRPC deadline, and the event grpc-js emits when it ends. */
+type CancellableCall = { getDeadline(): Date | number; once(event: 'cancelled', listener: () => void): unknown };
 
 export function implement<S extends ServiceDefinition>(
   definition: S,
@@ -66,7 +68,7 @@ export function implement<S extends ServiceDefinition>(
 }
 
 /** The request as decoded, or INVALID_ARGUMENT naming what could not be decoded (decoding.ts). */
-function checkedRequest(request: unknown): Promise<unknown> {
+export function checkedRequest(request: unknown): Promise<unknown> {
   const violations = undecodable(request);
   return violations ? Promise.reject(badRequest(violations)) : Promise.resolve(request);
 }
@@ -77,7 +79,7 @@ function checkedRequest(request: unknown): Promise<unknown> {
  * reports every finished call as "cancelled", so `over()` marks the handler done first: aborting
  * then would cost an error for nothing.
  */
-function cancellableDeadline(call: UnaryCall): { deadline: Deadline; over(): void } {
+export function cancellableDeadline(call: CancellableCall): { deadline: Deadline; over(): void } {
   const controller = new AbortController();
   const deadline = callDeadline(call.getDeadline(), controller.signal);
   let running = true;
