@@ -31,7 +31,8 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-export function renderFlamegraph(folded: string, title: string): string {
+/** The call tree of folded stacks ("a;b;c <microseconds>" a line), idle time left out. */
+function parseFolded(folded: string): Frame {
   const root: Frame = { name: 'all', total: 0, children: new Map() };
   for (const line of folded.split('\n')) {
     const space = line.lastIndexOf(' ');
@@ -52,6 +53,14 @@ export function renderFlamegraph(folded: string, title: string): string {
       node = child;
     }
   }
+  return root;
+}
+
+/**
+ * One <g> per frame wide enough to see, children left to right by time; the y of each row is left
+ * as a {Y<level>} / {T<level>} placeholder until the depth, and so the height, is known.
+ */
+function drawFrames(root: Frame): { rects: string[]; depth: number } {
   let depth = 0;
   const rects: string[] = [];
   const scale = WIDTH / Math.max(1, root.total);
@@ -71,6 +80,28 @@ export function renderFlamegraph(folded: string, title: string): string {
     }
   };
   draw(root, 0, 0);
+  return { rects, depth };
+}
+
+const LEGEND = [
+  ['MongoDB driver / bson / socket writes', '#e8a33d'],
+  ['grpc-js / HTTP/2', '#5b9bd5'],
+  ['protobuf codecs', '#9b7fd1'],
+  ['service code (dist/src)', '#5cb85c'],
+  ['prom-client / pino', '#c9a0dc'],
+  ['GC', '#d9534f'],
+  ['Node internals', '#b0b0b0'],
+];
+
+function legend(): string {
+  return LEGEND.map(
+    ([label, fill], i) => `<rect x="${10 + i * 220}" y="22" width="10" height="10" fill="${fill}"/><text x="${24 + i * 220}" y="31">${escape(label!)}</text>`,
+  ).join('');
+}
+
+export function renderFlamegraph(folded: string, title: string): string {
+  const root = parseFolded(folded);
+  const { rects, depth } = drawFrames(root);
   const top = 40;
   const height = top + (depth + 1) * ROW + 10;
   // Root at the bottom.
@@ -78,21 +109,10 @@ export function renderFlamegraph(folded: string, title: string): string {
     .join('\n')
     .replace(/\{Y(\d+)\}/g, (_, l) => String(height - 10 - (Number(l) + 1) * ROW))
     .replace(/\{T(\d+)\}/g, (_, l) => String(height - 10 - (Number(l) + 1) * ROW + ROW - 5));
-  const legend = [
-    ['MongoDB driver / bson / socket writes', '#e8a33d'],
-    ['grpc-js / HTTP/2', '#5b9bd5'],
-    ['protobuf codecs', '#9b7fd1'],
-    ['service code (dist/src)', '#5cb85c'],
-    ['prom-client / pino', '#c9a0dc'],
-    ['GC', '#d9534f'],
-    ['Node internals', '#b0b0b0'],
-  ]
-    .map(([label, fill], i) => `<rect x="${10 + i * 220}" y="22" width="10" height="10" fill="${fill}"/><text x="${24 + i * 220}" y="31">${escape(label!)}</text>`)
-    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="monospace" font-size="11">
 <rect width="100%" height="100%" fill="#fff"/>
 <text x="10" y="14" font-size="13">${escape(title)} — busy time ${(root.total / 1e6).toFixed(1)} s (idle excluded); hover a frame for its time</text>
-${legend}
+${legend()}
 ${body}
 </svg>
 `;

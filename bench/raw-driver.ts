@@ -241,28 +241,50 @@ async function drive(
   await Promise.all(Array.from({ length: concurrency }, worker));
 }
 
-async function main(): Promise<void> {
+interface Settings {
+  uri: string;
+  dbName: string;
+  workload: Workload;
+  concurrency: number;
+  durationS: number;
+  warmupS: number;
+  data: Data;
+  maxTokens: number;
+}
+
+function readSettings(): Settings {
   if (!values.uri || !values.data) throw new Error('--uri and --data are required');
   const workload = values.workload as Workload;
   if (!['validate', 'create', 'list', 'mix'].includes(workload)) throw new Error(`unknown workload ${workload}`);
-  const concurrency = Number(values.concurrency);
-  const durationS = Number(values.duration);
-  const warmupS = Number(values.warmup);
-  const data = JSON.parse(readFileSync(values.data, 'utf8')) as Data;
+  return {
+    uri: values.uri,
+    dbName: values.db!,
+    workload,
+    concurrency: Number(values.concurrency),
+    durationS: Number(values.duration),
+    warmupS: Number(values.warmup),
+    data: JSON.parse(readFileSync(values.data, 'utf8')) as Data,
+    maxTokens: Number(values['max-tokens']),
+  };
+}
 
-  // The service's client options (src/storage/database.ts); maxPoolSize left at the default, 100.
-  const client = new MongoClient(values.uri, {
+/** A client with the service's options (src/storage/database.ts); maxPoolSize left at the default, 100. */
+async function connect(uri: string): Promise<MongoClient> {
+  const client = new MongoClient(uri, {
     promoteBuffers: true,
     writeConcern: { w: 'majority' },
     retryWrites: true,
     serverSelectionTimeoutMS: 5_000,
   });
   await client.connect();
-  const ops = new Ops(client, values.db!, data, Number(values['max-tokens']));
-  const pick: () => Op = workload === 'mix' ? pickMixed : () => workload;
+  return client;
+}
 
-  // Warm-up: for Validate, one pass over every token (any last-use writes due happen here), then
-  // the timed warm-up of the same workload.
+/**
+ * Warm-up: for Validate, one pass over every token (any last-use writes due happen here), then
+ * the timed warm-up of the same workload. Resolves with the first few errors it met.
+ */
+async function warmUp(ops: Ops, pick: () => Op, { workload, concurrency, warmupS }: Settings): Promise<string[]> {
   const warmupErrors: string[] = [];
   const noteWarmupError = (_op: Op, error: unknown) => {
     if (warmupErrors.length < 5) warmupErrors.push(String(error));
@@ -278,7 +300,20 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: concurrency }, pass));
   }
   await drive(ops, pick, concurrency, performance.now() + warmupS * 1000, undefined, noteWarmupError);
+  return warmupErrors;
+}
 
+interface Measured {
+  latencies: Record<Op, number[]>;
+  all: number[];
+  errors: Record<string, number>;
+  errorSamples: string[];
+  seconds: number;
+  cpu: NodeJS.CpuUsage;
+}
+
+/** The measured run: `durationS` of the workload, every operation timed. */
+async function measure(ops: Ops, pick: () => Op, { concurrency, durationS }: Settings): Promise<Measured> {
   const latencies: Record<Op, number[]> = { validate: [], create: [], list: [] };
   const all: number[] = [];
   const errors: Record<string, number> = {};
@@ -303,8 +338,12 @@ async function main(): Promise<void> {
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  await client.close();
+  return { latencies, all, errors, errorSamples, seconds, cpu };
+}
 
+/** The one JSON line bench/run.ts reads. */
+function resultLine({ workload, concurrency }: Settings, measured: Measured, warmupErrors: string[]): string {
+  const { latencies, all, errors, errorSamples, seconds, cpu } = measured;
   const perOp = Object.fromEntries(
     (Object.entries(latencies) as [Op, number[]][]).filter(([, l]) => l.length > 0).map(([op, l]) => [op, stats(l, seconds)]),
   );
@@ -319,7 +358,19 @@ async function main(): Promise<void> {
     warmupErrors,
     cpuMsPerCall: all.length ? (cpu.user + cpu.system) / 1000 / all.length : NaN,
   };
-  process.stdout.write(`${JSON.stringify(result)}\n`);
+  return `${JSON.stringify(result)}\n`;
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const { workload } = settings;
+  const client = await connect(settings.uri);
+  const ops = new Ops(client, settings.dbName, settings.data, settings.maxTokens);
+  const pick: () => Op = workload === 'mix' ? pickMixed : () => workload;
+  const warmupErrors = await warmUp(ops, pick, settings);
+  const measured = await measure(ops, pick, settings);
+  await client.close();
+  process.stdout.write(resultLine(settings, measured, warmupErrors));
 }
 
 main().catch((error: unknown) => {

@@ -12,6 +12,7 @@ import { randomUUID } from 'node:crypto';
 import { type ServiceError, status } from '@grpc/grpc-js';
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import type { CreateAuthTokenResponse } from '../../gen/authtoken/v1/auth_token_service';
 import { ArchiveReason } from '../../gen/authtoken/v1/resources';
 import type { ArchivedTokenDoc, UserDoc } from '../../src/storage/documents';
 import { startTestMongod, type TestMongod } from '../support/mongod';
@@ -77,11 +78,45 @@ async function stored(uid: string) {
   return { activeIds: user!.tokens.map((t) => t.id), archived };
 }
 
+/** A token issued before the crash: its public id and its secret. */
+interface Issued {
+  tokenId: string;
+  secret: string;
+}
+
+/** Where the victim was killed: its blocked archive insert, and the transaction that insert was part of. */
+interface Crash {
+  opid: unknown;
+  command: Document;
+  /** $currentOp filter for the victim session's open transaction. */
+  openTransaction: Document;
+  transactionsAtKill: Document[];
+  killedAt: number;
+}
+
 test('a process killed between the capped update and the archive write loses no token', { timeout: 120_000 }, async () => {
   const uid = 'crash';
   const env = { MONGODB_DB: dbName, MAX_TOKENS_PER_USER: String(CAP) };
   victim = await startServerProcess({ ...env, MONGODB_URI: `${mongod!.uri}&appName=${VICTIM_APP}` });
+  const before = await fillToTheCap(victim, uid);
+  const beforeIds = before.map((t) => t.tokenId);
+  const oldest = before[0]!;
 
+  const crash = await killDuringTheArchiveInsert(victim, uid);
+  await expectNothingLostAtTheCrash(uid, beforeIds, crash);
+
+  // A fresh process (another replica: no fail point applies to it) serves the user.
+  survivor = await startServerProcess({ ...env, MONGODB_URI: mongod!.uri });
+  const next = await evictTheOldestOnTheSurvivor(survivor, uid, oldest, crash);
+  await releaseTheBlockedInsert(crash.opid);
+  await expectOnlyTheOldestArchived(uid, beforeIds, oldest, next);
+  await expectTheServiceAgrees(survivor, uid, before, oldest, next);
+});
+
+// The steps of the crash test, in the order it takes them.
+
+/** A user exactly at the cap, each token validated once; resolves with the tokens, oldest first. */
+async function fillToTheCap(victim: ServerProcess, uid: string): Promise<Issued[]> {
   // A user exactly at the cap. (CreateUser is an insert too: it must happen before the fail point.)
   await victim.users.createUser({ uid, name: 'Crash' });
   const before = [];
@@ -91,14 +126,17 @@ test('a process killed between the capped update and the archive write loses no 
     before.push({ tokenId: response.authToken!.tokenId, secret: response.authToken!.authToken });
   }
   const beforeIds = before.map((t) => t.tokenId);
-  const oldest = before[0]!;
   expect(await stored(uid)).toEqual({ activeIds: beforeIds, archived: [] });
   // Validated once now, so that validating again within the minute records nothing: after the
   // crash that validation is a pure read, which the orphaned transaction cannot hold up.
   for (const t of before) {
     expect((await victim.tokens.validateAuthToken({ authToken: t.secret })).authToken!.tokenId).toBe(t.tokenId);
   }
+  return before;
+}
 
+/** Starts the next token's call on the victim and SIGKILLs the victim while its archive insert is blocked. */
+async function killDuringTheArchiveInsert(victim: ServerProcess, uid: string): Promise<Crash> {
   // The next token evicts `oldest`: a transaction that reads the user, pushes with $slice, and
   // then inserts into archived_tokens, the only insert on that path. Block that insert in the
   // server, for the victim's connections only.
@@ -122,7 +160,10 @@ test('a process killed between the capped update and the archive write loses no 
   await victim.kill('SIGKILL');
   const failure = await interrupted;
   expect(failure?.code).toBe(status.UNAVAILABLE);
+  return { opid, command, openTransaction, transactionsAtKill, killedAt };
+}
 
+async function expectNothingLostAtTheCrash(uid: string, beforeIds: string[], { command, transactionsAtKill }: Crash): Promise<void> {
   // Right after the crash: the committed state is the state before the interrupted call.
   // Nothing is missing from the users document, nothing is half-written to the archive, and the
   // interrupted token was never added.
@@ -137,9 +178,15 @@ test('a process killed between the capped update and the archive write loses no 
   expect(transactionsAtKill.map((op) => [op.type, op.transaction.parameters.txnNumber])).toEqual([
     ['idleSession', command.txnNumber],
   ]);
+}
 
-  // A fresh process (another replica: no fail point applies to it) serves the user.
-  survivor = await startServerProcess({ ...env, MONGODB_URI: mongod!.uri });
+/** The survivor still has the oldest token, and its next token evicts exactly that one. */
+async function evictTheOldestOnTheSurvivor(
+  survivor: ServerProcess,
+  uid: string,
+  oldest: Issued,
+  { openTransaction, killedAt }: Crash,
+): Promise<CreateAuthTokenResponse> {
   const orphanAborted = pollUntil('the server aborts the orphaned transaction', async () =>
     (await currentOps(openTransaction)).length === 0,
   ).then(() => Date.now() - killedAt);
@@ -164,18 +211,31 @@ test('a process killed between the capped update and the archive write loses no 
   );
   expect(next.evictedTokenIds).toEqual([oldest.tokenId]);
   expect(next.replacedTokenIds).toEqual([]);
+  return next;
+}
 
+async function releaseTheBlockedInsert(opid: unknown): Promise<void> {
   // Release the victim's blocked insert: it belongs to an aborted transaction and must write nothing.
   await admin.command({ killOp: 1, op: opid });
   await pollUntil('the blocked insert ends', async () => (await currentOps({ opid })).length === 0);
+}
 
+async function expectOnlyTheOldestArchived(uid: string, beforeIds: string[], oldest: Issued, next: CreateAuthTokenResponse): Promise<void> {
   const after = await stored(uid);
   expect(after.activeIds).toEqual([...beforeIds.slice(1), next.authToken!.tokenId]);
   expect(after.archived.map((a) => ({ id: a._id, uid: a.uid, reason: a.reason }))).toEqual([
     { id: oldest.tokenId, uid, reason: 'EVICTED' },
   ]);
   expect(await db.collection('archived_tokens').countDocuments()).toBe(1);
+}
 
+async function expectTheServiceAgrees(
+  survivor: ServerProcess,
+  uid: string,
+  before: Issued[],
+  oldest: Issued,
+  next: CreateAuthTokenResponse,
+): Promise<void> {
   // And the service agrees: the evicted token no longer validates, the others and the new one do.
   const refused = decodeError(
     await survivor.tokens.validateAuthToken({ authToken: oldest.secret }).then(
@@ -191,4 +251,4 @@ test('a process killed between the capped update and the archive write loses no 
   }
   const archivedList = await survivor.tokens.listArchivedAuthTokens({ uid });
   expect(archivedList.archivedAuthTokens.map((a) => [a.authToken!.tokenId, a.reason])).toEqual([[oldest.tokenId, ArchiveReason.ARCHIVE_REASON_EVICTED]]);
-});
+}

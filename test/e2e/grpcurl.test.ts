@@ -74,8 +74,43 @@ test('reflection: list shows both services, describe resolves services and messa
   expect(message.stdout).toContain('.google.protobuf.Struct app_info = 10;');
 });
 
+/** A token as grpcurl prints it: the secret (authToken) only in the response that issued it. */
+interface TokenJson {
+  tokenId: string;
+  authToken?: string;
+  uid: string;
+  createTime: string;
+  updateTime: string;
+  [field: string]: unknown;
+}
+/** A token in the response that issued it, with its secret. */
+type IssuedTokenJson = TokenJson & { authToken: string };
+/** CreateAuthToken's response, when nothing was evicted or replaced. */
+interface CreateAuthTokenJson {
+  authToken: IssuedTokenJson;
+}
+
 test('the CometChat flow, end to end', async () => {
-  // CreateUser with its first token; the uid is lower-cased.
+  const created = await createUserWithFirstToken();
+  const first = created.authToken;
+  const { plain, phone } = await createTwoMoreTokens();
+  const ids = [first.tokenId, plain.authToken.tokenId, phone.authToken.tokenId];
+  expect(new Set(ids).size).toBe(3);
+
+  await listNewestFirstWithoutSecrets(ids);
+  const phoneWithoutSecret = await getByTokenId(phone);
+  await updateOnlyTheMaskedField(phone, phoneWithoutSecret);
+  await validateRecordingLastUse(plain, created.user);
+  await deleteBySecret(first);
+  await flushTheTwoLeft();
+  await listTheArchive(first, plain, phone);
+  await deleteUserKeepingTheArchive();
+});
+
+// The steps of the CometChat flow, in the order it takes them.
+
+/** CreateUser with its first token; the uid is lower-cased. */
+async function createUserWithFirstToken(): Promise<{ user: object; authToken: IssuedTokenJson }> {
   const created = await call('authtoken.v1.UserService/CreateUser', {
     uid: 'Alice',
     name: 'Alice Liddell',
@@ -98,8 +133,11 @@ test('the CometChat flow, end to end', async () => {
     createTime: created.user.createTime,
     updateTime: created.user.createTime,
   });
+  return created;
+}
 
-  // Two more tokens: one plain, one for a device.
+/** Two more tokens: one plain, one for a device. */
+async function createTwoMoreTokens(): Promise<{ plain: CreateAuthTokenJson; phone: CreateAuthTokenJson }> {
   const plain = await call('authtoken.v1.AuthTokenService/CreateAuthToken', { uid: 'alice' });
   // Nothing evicted or replaced: both repeated fields are empty, so omitted.
   expect(Object.keys(plain)).toEqual(['authToken']);
@@ -120,22 +158,28 @@ test('the CometChat flow, end to end', async () => {
       deviceId: 'iphone-15',
     },
   });
-  const ids = [first.tokenId, plain.authToken.tokenId, phone.authToken.tokenId];
-  expect(new Set(ids).size).toBe(3);
+  return { plain, phone };
+}
 
-  // ListAuthTokens: newest first, never a secret, last page so no next_page_token.
+/** ListAuthTokens: newest first, never a secret, last page so no next_page_token. */
+async function listNewestFirstWithoutSecrets(ids: string[]): Promise<void> {
   const list = await call('authtoken.v1.AuthTokenService/ListAuthTokens', { uid: 'alice' });
   expect(list.totalSize).toBe(3);
   expect(list.nextPageToken).toBeUndefined();
   expect(list.authTokens.map((t: { tokenId: string }) => t.tokenId)).toEqual([...ids].reverse());
   expect(list.authTokens.every((t: object) => !('authToken' in t))).toBe(true);
+}
 
-  // GetAuthToken by its public token_id.
+/** GetAuthToken by its public token_id; resolves with the token as stored (no secret). */
+async function getByTokenId(phone: CreateAuthTokenJson): Promise<TokenJson> {
   const got = await call('authtoken.v1.AuthTokenService/GetAuthToken', { uid: 'alice', auth_token: phone.authToken.tokenId });
   const { authToken: _secret, ...phoneWithoutSecret } = phone.authToken;
   expect(got).toEqual(phoneWithoutSecret);
+  return phoneWithoutSecret;
+}
 
-  // UpdateAuthToken with an update_mask: only user_agent is written, the platform given is ignored.
+/** UpdateAuthToken with an update_mask: only user_agent is written, the platform given is ignored. */
+async function updateOnlyTheMaskedField(phone: CreateAuthTokenJson, phoneWithoutSecret: TokenJson): Promise<void> {
   // (grpcurl reads a FieldMask as {"paths": [...]}, not the canonical "userAgent" string:
   // fullstorydev/grpcurl#393.)
   const updated = await call('authtoken.v1.AuthTokenService/UpdateAuthToken', {
@@ -151,8 +195,10 @@ test('the CometChat flow, end to end', async () => {
     updateTime: expect.stringMatching(ISO_MILLIS),
   });
   expect(Date.parse(updated.updateTime)).toBeGreaterThanOrEqual(Date.parse(phone.authToken.createTime));
+}
 
-  // ValidateAuthToken with the secret: the login check records the last use.
+/** ValidateAuthToken with the secret: the login check records the last use. */
+async function validateRecordingLastUse(plain: CreateAuthTokenJson, user: object): Promise<void> {
   const validated = await call('authtoken.v1.AuthTokenService/ValidateAuthToken', {
     auth_token: plain.authToken.authToken,
     user_agent: 'ChatApp/2.1 (Android 15)',
@@ -167,10 +213,12 @@ test('the CometChat flow, end to end', async () => {
       lastUsedTime: expect.stringMatching(ISO_MILLIS),
       userAgent: 'ChatApp/2.1 (Android 15)',
     },
-    user: created.user,
+    user,
   });
+}
 
-  // DeleteAuthToken by secret: archived as DELETED.
+/** DeleteAuthToken by secret: archived as DELETED. */
+async function deleteBySecret(first: IssuedTokenJson): Promise<void> {
   const deleted = await call('authtoken.v1.AuthTokenService/DeleteAuthToken', {
     uid: 'alice',
     auth_token: first.authToken,
@@ -187,12 +235,16 @@ test('the CometChat flow, end to end', async () => {
       reason: 'ARCHIVE_REASON_DELETED',
     },
   });
+}
 
-  // FlushAuthTokens: the two left.
+/** FlushAuthTokens: the two left. */
+async function flushTheTwoLeft(): Promise<void> {
   expect(await call('authtoken.v1.AuthTokenService/FlushAuthTokens', { uid: 'alice' })).toEqual({ deletedCount: 2 });
   expect(await call('authtoken.v1.AuthTokenService/ListAuthTokens', { uid: 'alice' })).toEqual({});
+}
 
-  // ListArchivedAuthTokens: all three, most recently archived first.
+/** ListArchivedAuthTokens: all three, most recently archived first. */
+async function listTheArchive(first: TokenJson, plain: CreateAuthTokenJson, phone: CreateAuthTokenJson): Promise<void> {
   const archived = await call('authtoken.v1.AuthTokenService/ListArchivedAuthTokens', { uid: 'alice' });
   expect(archived.nextPageToken).toBeUndefined();
   const reasons = Object.fromEntries(
@@ -208,13 +260,15 @@ test('the CometChat flow, end to end', async () => {
     (a: { authToken: { tokenId: string } }) => a.authToken.tokenId === phone.authToken.tokenId,
   );
   expect(flushedRecord.authToken.userAgent).toBe('ChatApp/2.1 (iOS 18)');
+}
 
-  // DeleteUser: no active tokens were left, so archived_token_count is 0 and omitted.
+/** DeleteUser: no active tokens were left, so archived_token_count is 0 and omitted. */
+async function deleteUserKeepingTheArchive(): Promise<void> {
   expect(await call('authtoken.v1.UserService/DeleteUser', { uid: 'alice' })).toEqual({});
   // The archive outlives the user.
   const afterDelete = await call('authtoken.v1.AuthTokenService/ListArchivedAuthTokens', { uid: 'alice' });
   expect(afterDelete.archivedAuthTokens).toHaveLength(3);
-});
+}
 
 test('NOT_FOUND: grpcurl decodes the ErrorInfo detail through reflection', async () => {
   const result = await grpcurlRaw(['-d', '{"uid":"nobody"}', `127.0.0.1:${svc.port}`, 'authtoken.v1.UserService/GetUser']);

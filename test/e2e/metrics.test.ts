@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { issueToken } from '../../src/domain/token-format';
 import { startTestService, type TestService } from '../support/service';
 import { grpcError } from '../support/grpc-status';
-import { scrapeMetrics } from '../support/metrics';
+import { type Scrape, scrapeMetrics } from '../support/metrics';
 
 let svc: TestService;
 
@@ -23,6 +23,25 @@ const rpc = (service: 'UserService' | 'AuthTokenService', method: string) => ({
 });
 
 test('counters match exactly the calls made', async () => {
+  const { second, third } = await issueFourTokensEvictingTwo();
+  await validateFourTimes(second!.authToken, third!.authToken);
+  await deleteOneThenFlushTheLast(second!.tokenId);
+
+  const scrape = await scrapeMetrics(svc.metricsPort);
+  expect(scrape.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+  const value = (name: string, labels?: Record<string, string>) => scrape.value(name, labels);
+  expectPerMethodSeries(scrape, value);
+  expectTokenCounters(value);
+  await expectTheArchiveToAgree();
+
+  // Default process metrics are exported too.
+  expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
+});
+
+// The steps of the counters test: the calls, in the order it makes them, then what the scrape must say.
+
+/** CreateUser with its first token, then three more at a cap of 2; resolves with the second and third of those. */
+async function issueFourTokensEvictingTwo() {
   // CreateUser with its first token: issued 1.
   const created = await svc.users.createUser({ uid: 'metrics', name: 'Metrics', withAuthToken: true });
   // Three more tokens at a cap of 2: the second and third each evict the oldest.
@@ -32,25 +51,28 @@ test('counters match exactly the calls made', async () => {
   expect(issued[1]!.evictedTokenIds).toEqual([created.authToken!.tokenId]);
   expect(issued[2]!.evictedTokenIds).toEqual([issued[0]!.authToken!.tokenId]);
   const [, second, third] = issued.map((r) => r.authToken!);
+  return { second, third };
+}
 
-  // Validations: 2 valid, 1 well-formed but never issued (not_found), 1 malformed (invalid).
-  expect((await svc.tokens.validateAuthToken({ authToken: second!.authToken })).uid).toBe('metrics');
-  expect((await svc.tokens.validateAuthToken({ authToken: third!.authToken })).uid).toBe('metrics');
+/** Validations: 2 valid, 1 well-formed but never issued (not_found), 1 malformed (invalid). */
+async function validateFourTimes(secondSecret: string, thirdSecret: string): Promise<void> {
+  expect((await svc.tokens.validateAuthToken({ authToken: secondSecret })).uid).toBe('metrics');
+  expect((await svc.tokens.validateAuthToken({ authToken: thirdSecret })).uid).toBe('metrics');
   const notFound = await grpcError(svc.tokens.validateAuthToken({ authToken: issueToken('metrics').token }));
   expect([notFound.code, notFound.reason]).toEqual([status.NOT_FOUND, 'ERR_AUTH_TOKEN_NOT_FOUND']);
   const invalid = await grpcError(svc.tokens.validateAuthToken({ authToken: 'not-a-token' }));
   expect([invalid.code, invalid.reason]).toEqual([status.INVALID_ARGUMENT, 'ERR_BAD_REQUEST']);
+}
 
-  // One delete, then a flush of the one token left.
-  const deleted = await svc.tokens.deleteAuthToken({ uid: 'metrics', authToken: second!.tokenId });
-  expect(deleted.archivedAuthToken?.authToken?.tokenId).toBe(second!.tokenId);
+/** One delete, then a flush of the one token left. */
+async function deleteOneThenFlushTheLast(tokenId: string): Promise<void> {
+  const deleted = await svc.tokens.deleteAuthToken({ uid: 'metrics', authToken: tokenId });
+  expect(deleted.archivedAuthToken?.authToken?.tokenId).toBe(tokenId);
   expect((await svc.tokens.flushAuthTokens({ uid: 'metrics' })).deletedCount).toBe(1);
+}
 
-  const scrape = await scrapeMetrics(svc.metricsPort);
-  expect(scrape.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
-  const value = (name: string, labels?: Record<string, string>) => scrape.value(name, labels);
-
-  // Per method: started, handled by code, and timed, once per call.
+/** Per method: started, handled by code, and timed, once per call. */
+function expectPerMethodSeries(scrape: Scrape, value: Scrape['value']): void {
   const calls: [ReturnType<typeof rpc>, Record<string, number>][] = [
     [rpc('UserService', 'CreateUser'), { OK: 1 }],
     [rpc('AuthTokenService', 'CreateAuthToken'), { OK: 3 }],
@@ -74,8 +96,10 @@ test('counters match exactly the calls made', async () => {
   const startedSeries = scrape.series.filter((s) => s.name === 'grpc_server_started_total');
   expect(startedSeries).toHaveLength(calls.length);
   expect(value('grpc_server_started_total', rpc('UserService', 'GetUser'))).toBeUndefined();
+}
 
-  // Token counters: 1 (CreateUser) + 3 issued, 2 evicted; archived by reason.
+/** Token counters: 1 (CreateUser) + 3 issued, 2 evicted; archived by reason. */
+function expectTokenCounters(value: Scrape['value']): void {
   expect(value('authtoken_tokens_issued_total')).toBe(4);
   expect(value('authtoken_tokens_evicted_total')).toBe(2);
   expect(value('authtoken_tokens_archived_total', { reason: 'EVICTED' })).toBe(2);
@@ -86,8 +110,10 @@ test('counters match exactly the calls made', async () => {
   expect(value('authtoken_validations_total', { result: 'valid' })).toBe(2);
   expect(value('authtoken_validations_total', { result: 'not_found' })).toBe(1);
   expect(value('authtoken_validations_total', { result: 'invalid' })).toBe(1);
+}
 
-  // The archive agrees with the counters.
+/** The archive agrees with the counters. */
+async function expectTheArchiveToAgree(): Promise<void> {
   const archivedByReason = await svc.db
     .collection('archived_tokens')
     .aggregate<{ _id: string; n: number }>([{ $group: { _id: '$reason', n: { $sum: 1 } } }, { $sort: { _id: 1 } }])
@@ -97,10 +123,7 @@ test('counters match exactly the calls made', async () => {
     { _id: 'EVICTED', n: 2 },
     { _id: 'FLUSHED', n: 1 },
   ]);
-
-  // Default process metrics are exported too.
-  expect(value('process_cpu_user_seconds_total')).toBeGreaterThan(0);
-});
+}
 
 test('only GET /metrics is served', async () => {
   const other = await fetch(`http://127.0.0.1:${svc.metricsPort}/`);

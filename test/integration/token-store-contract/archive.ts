@@ -1,0 +1,41 @@
+// The archive's listing: most recently archived first, then by token id, paged by a cursor.
+import { expect, test } from 'vitest';
+import { type ContractContext, at, soon } from './context';
+
+/** describe('listing'), the archive (the active tokens' listing is in ./tokens). */
+export function archiveListingCases(ctx: ContractContext): void {
+  test('the archive lists most recently archived first (then by token id), strictly after the cursor, at most `limit`', async () => {
+    const uid = await ctx.newUser();
+    const other = await ctx.newUser();
+    const tokens = [];
+    for (let i = 1; i <= 5; i++) tokens.push(await ctx.issue(uid, at(i)));
+    await ctx.issue(other, at(1));
+    await ctx.store.deleteToken(uid, { tokenId: tokens[0]!.tokenId }, at(10), soon());
+    await ctx.store.deleteToken(uid, { tokenId: tokens[1]!.tokenId }, at(20), soon());
+    // Three archived in the same millisecond: the token id decides their order.
+    expect(await ctx.store.flushTokens(uid, at(30), soon())).toBe(3);
+    await ctx.store.flushTokens(other, at(40), soon());
+
+    const all = await ctx.allArchived(uid);
+    const expected = [
+      ...tokens.slice(2).map((t) => t.tokenId).sort().reverse(),
+      tokens[1]!.tokenId,
+      tokens[0]!.tokenId,
+    ];
+    expect(all.map((a) => a.authToken.tokenId)).toEqual(expected);
+    expect(all.map((a) => a.archiveTime)).toEqual([at(30), at(30), at(30), at(20), at(10)]);
+
+    const paged: string[] = [];
+    let page = await ctx.store.listArchivedTokens(uid, undefined, 2, soon());
+    while (page.length > 0) {
+      expect(page.length).toBeLessThanOrEqual(2);
+      paged.push(...page.map((a) => a.authToken.tokenId));
+      const last = page.at(-1)!;
+      page = await ctx.store.listArchivedTokens(uid, { time: last.archiveTime, id: last.authToken.tokenId }, 2, soon());
+    }
+    expect(paged).toEqual(expected);
+    // A cursor between two archive times.
+    const after = await ctx.store.listArchivedTokens(uid, { time: at(25), id: '' }, 10, soon());
+    expect(after.map((a) => a.authToken.tokenId)).toEqual(expected.slice(3));
+  });
+}
