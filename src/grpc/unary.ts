@@ -28,7 +28,11 @@ export type Handlers<S extends ServiceDefinition> = {
 
 type UnaryCall = ServerUnaryCall<unknown, unknown>;
 /** What the deadline needs of a call: its gRPC deadline, and the event grpc-js emits when it ends. */
-type CancellableCall = { getDeadline(): Date | number; once(event: 'cancelled', listener: () => void): unknown };
+type CancellableCall = {
+  readonly cancelled: boolean;
+  getDeadline(): Date | number;
+  once(event: 'cancelled', listener: () => void): unknown;
+};
 
 export function implement<S extends ServiceDefinition>(
   definition: S,
@@ -77,17 +81,29 @@ export function checkedRequest(request: unknown): Promise<unknown> {
  * The call's deadline, whose signal aborts if the call ends while its handler still runs: the
  * client cancelled it, or grpc-js answered DEADLINE_EXCEEDED at the client's deadline. grpc-js also
  * reports every finished call as "cancelled", so `over()` marks the handler done first: aborting
- * then would cost an error for nothing.
+ * then would cost an error for nothing. The signal is made on first use, by storage: a call
+ * answered from memory (a cached validation) pays for none of it.
  */
 export function cancellableDeadline(call: CancellableCall): { deadline: Deadline; over(): void } {
-  const controller = new AbortController();
-  const deadline = callDeadline(call.getDeadline(), controller.signal);
   let running = true;
-  call.once('cancelled', () => {
+  let controller: AbortController | undefined;
+  const abort = () => {
     if (!running) return;
     const clientDeadline = Number(call.getDeadline());
-    controller.abort(Date.now() >= clientDeadline ? deadlineExceeded() : callCancelled());
-  });
+    controller!.abort(Date.now() >= clientDeadline ? deadlineExceeded() : callCancelled());
+  };
+  const { at } = callDeadline(call.getDeadline());
+  const deadline: Deadline = {
+    at,
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (call.cancelled) abort();
+        else call.once('cancelled', abort);
+      }
+      return controller.signal;
+    },
+  };
   return {
     deadline,
     over() {

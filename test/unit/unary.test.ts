@@ -7,7 +7,7 @@ import { cancellableDeadline, checkedRequest } from '../../src/grpc/unary';
 
 /** What grpc-js gives a handler, as far as the deadline is concerned. */
 function fakeCall(deadline: Date | number) {
-  return Object.assign(new EventEmitter(), { getDeadline: () => deadline });
+  return Object.assign(new EventEmitter(), { cancelled: false, getDeadline: () => deadline });
 }
 
 const reasonOf = (signal: AbortSignal | undefined) => (signal?.reason as DomainError | undefined)?.reason;
@@ -24,24 +24,35 @@ describe('cancellableDeadline', () => {
   test('cancelled while the handler runs: the signal aborts with ERR_CANCELLED', () => {
     const call = fakeCall(Infinity);
     const { deadline } = cancellableDeadline(call);
-    expect(deadline.signal?.aborted).toBe(false);
+    const signal = deadline.signal; // storage asks for it as an operation starts
+    expect(signal?.aborted).toBe(false);
     call.emit('cancelled', 'cancelled');
-    expect(reasonOf(deadline.signal)).toBe(ErrorReason.CANCELLED);
+    expect(reasonOf(signal)).toBe(ErrorReason.CANCELLED);
   });
 
   test('ended at its deadline while the handler runs: the signal aborts with ERR_DEADLINE_EXCEEDED', () => {
     const call = fakeCall(Date.now() - 1);
     const { deadline } = cancellableDeadline(call);
+    const signal = deadline.signal;
     call.emit('cancelled', 'cancelled');
-    expect(reasonOf(deadline.signal)).toBe(ErrorReason.DEADLINE_EXCEEDED);
+    expect(reasonOf(signal)).toBe(ErrorReason.DEADLINE_EXCEEDED);
+  });
+
+  test('a call cancelled before storage asks for the signal gets one already aborted', () => {
+    const call = fakeCall(Infinity);
+    const { deadline } = cancellableDeadline(call);
+    call.cancelled = true;
+    call.emit('cancelled', 'cancelled');
+    expect(reasonOf(deadline.signal)).toBe(ErrorReason.CANCELLED);
   });
 
   test('grpc-js reports every finished call as cancelled: after over(), nothing aborts', () => {
     const call = fakeCall(Infinity);
     const running = cancellableDeadline(call);
+    const signal = running.deadline.signal;
     running.over();
     call.emit('cancelled', 'cancelled');
-    expect(running.deadline.signal?.aborted).toBe(false);
+    expect(signal?.aborted).toBe(false);
   });
 });
 
