@@ -103,103 +103,156 @@ interface Acked {
   evicted: string[];
 }
 
+/** One kill round: who was killed, after what delay, and what it caught. */
+interface Kill {
+  victims: number[];
+  delayMs: number;
+  inFlight: number;
+  orphans: number;
+  restartMs: number;
+}
+
+/** The stream of creates and what it has seen so far, shared by its workers, the kills and the checks. */
+interface Stream {
+  /** Picks each call's uid (seeded). */
+  pickUid: () => number;
+  /** Service processes started so far. */
+  generations: number;
+  /** Waiters for "some process is up" (when both were killed at once). */
+  waiters: (() => void)[];
+  acked: Map<string, Acked>;
+  callsPerUid: Map<string, number>;
+  /** Outcomes of calls whose process was killed while they were in flight, and of the others. */
+  interrupted: string[];
+  undisturbed: string[];
+  latencies: number[];
+  stopping: boolean;
+}
+
 test(`${KILLS} SIGKILLs at random moments during a stream of creates lose no acknowledged token and break no invariant`, async () => {
   const seed = faultsSeed(20_240_611);
   const random = seededRandom(seed);
-  const pickUid = seededRandom(seed + 1);
-  let generations = 0;
+  const stream = newStream(seededRandom(seed + 1));
+  await startTheProcessesAndUsers(stream);
 
-  // Waiters for "some process is up" (when both were killed at once).
-  let waiters: (() => void)[] = [];
-  const startSlot = async (i: number) => {
-    const server = await startServerProcess(env);
-    slots[i] = { server, clients: connect(server.port), generation: ++generations, up: true, inFlight: 0 };
-    waiters.splice(0).forEach((wake) => wake());
+  const { kills, runMs } = await killUnderTheStream(stream, random);
+  printTheRun(seed, stream, kills, runMs);
+  expectTheKillsHitTheStream(stream, kills);
+  await waitForOrphansAborted();
+  const archivedEverywhere = await expectTheStoredInvariants(stream);
+  await expectTheServiceAgrees(stream, archivedEverywhere);
+});
+
+// The phases of the test, in the order it takes them.
+
+function newStream(pickUid: () => number): Stream {
+  return {
+    pickUid,
+    generations: 0,
+    waiters: [],
+    acked: new Map(),
+    callsPerUid: new Map(UIDS.map((uid) => [uid, 0])),
+    interrupted: [],
+    undisturbed: [],
+    latencies: [],
+    stopping: false,
   };
-  for (let i = 0; i < SLOTS; i++) await startSlot(i);
+}
+
+async function startSlot(stream: Stream, i: number): Promise<void> {
+  const server = await startServerProcess(env);
+  slots[i] = { server, clients: connect(server.port), generation: ++stream.generations, up: true, inFlight: 0 };
+  stream.waiters.splice(0).forEach((wake) => wake());
+}
+
+async function startTheProcessesAndUsers(stream: Stream): Promise<void> {
+  for (let i = 0; i < SLOTS; i++) await startSlot(stream, i);
   const setup = await slots[0]!.clients.users.createUser({ uid: UIDS[0]!, name: 'a' }, CALL_TIMEOUT_MS);
   expect(outcomeName(setup)).toBe('OK');
   for (const uid of UIDS.slice(1)) {
     expect(outcomeName(await slots[0]!.clients.users.createUser({ uid, name: uid }, CALL_TIMEOUT_MS))).toBe('OK');
   }
+}
 
-  const acked = new Map<string, Acked>();
-  const callsPerUid = new Map(UIDS.map((uid) => [uid, 0]));
-  /** Outcomes of calls whose process was killed while they were in flight, and of the others. */
-  const interrupted: string[] = [];
-  const undisturbed: string[] = [];
-  const latencies: number[] = [];
-  let stopping = false;
+async function liveSlot(stream: Stream): Promise<Slot> {
+  for (;;) {
+    const live = slots.filter((s): s is Slot => s !== undefined && s.up);
+    if (live.length > 0) return live[Math.floor(Math.random() * live.length)]!;
+    await new Promise<void>((wake) => stream.waiters.push(wake));
+  }
+}
 
-  const liveSlot = async (): Promise<Slot> => {
-    for (;;) {
-      const live = slots.filter((s): s is Slot => s !== undefined && s.up);
-      if (live.length > 0) return live[Math.floor(Math.random() * live.length)]!;
-      await new Promise<void>((wake) => waiters.push(wake));
-    }
-  };
+async function worker(stream: Stream): Promise<void> {
+  while (!stream.stopping) {
+    const slot = await liveSlot(stream);
+    const uid = UIDS[Math.floor(stream.pickUid() * UIDS.length)]!;
+    stream.callsPerUid.set(uid, stream.callsPerUid.get(uid)! + 1);
+    slot.inFlight++;
+    const outcome = await slot.clients.tokens.createAuthToken({ uid }, CALL_TIMEOUT_MS);
+    slot.inFlight--;
+    const wasInterrupted = slot.killedAt !== undefined && slot.killedAt <= outcome.doneAt;
+    (wasInterrupted ? stream.interrupted : stream.undisturbed).push(
+      outcome.ok ? 'OK' : `${outcomeName(outcome)}${wasInterrupted ? '' : `: ${outcome.details} (gen ${slot.generation})`}`,
+    );
+    if (!outcome.ok) continue;
+    stream.latencies.push(outcome.doneAt - outcome.sentAt);
+    const token = outcome.response.authToken!;
+    stream.acked.set(token.tokenId, { uid, secret: token.authToken, evicted: outcome.response.evictedTokenIds });
+  }
+}
 
-  const worker = async () => {
-    while (!stopping) {
-      const slot = await liveSlot();
-      const uid = UIDS[Math.floor(pickUid() * UIDS.length)]!;
-      callsPerUid.set(uid, callsPerUid.get(uid)! + 1);
-      slot.inFlight++;
-      const outcome = await slot.clients.tokens.createAuthToken({ uid }, CALL_TIMEOUT_MS);
-      slot.inFlight--;
-      const wasInterrupted = slot.killedAt !== undefined && slot.killedAt <= outcome.doneAt;
-      (wasInterrupted ? interrupted : undisturbed).push(
-        outcome.ok ? 'OK' : `${outcomeName(outcome)}${wasInterrupted ? '' : `: ${outcome.details} (gen ${slot.generation})`}`,
-      );
-      if (!outcome.ok) continue;
-      latencies.push(outcome.doneAt - outcome.sentAt);
-      const token = outcome.response.authToken!;
-      acked.set(token.tokenId, { uid, secret: token.authToken, evicted: outcome.response.evictedTokenIds });
-    }
-  };
-
+/** Runs the stream and KILLS kill rounds under it; resolves once the stream has stopped. */
+async function killUnderTheStream(stream: Stream, random: () => number): Promise<{ kills: Kill[]; runMs: number }> {
   const runStarted = performance.now();
-  const load = Promise.all(Array.from({ length: WORKERS }, worker));
-  const kills: { victims: number[]; delayMs: number; inFlight: number; orphans: number; restartMs: number }[] = [];
+  const load = Promise.all(Array.from({ length: WORKERS }, () => worker(stream)));
+  const kills: Kill[] = [];
   try {
-    while (kills.length < KILLS) {
-      const delayMs = Math.round(KILL_DELAY_MS[0] + random() * (KILL_DELAY_MS[1] - KILL_DELAY_MS[0]));
-      const victims = random() < BOTH_PROBABILITY ? [0, 1] : [Math.floor(random() * SLOTS)];
-      // The random delay is this test's input (when to crash), not a synchronisation.
-      await new Promise((wake) => setTimeout(wake, delayMs));
-      let inFlight = 0;
-      for (const i of victims) {
-        const slot = slots[i]!;
-        slot.up = false;
-        slot.killedAt = performance.now();
-        inFlight += slot.inFlight;
-      }
-      await Promise.all(victims.map((i) => slots[i]!.server.kill('SIGKILL')));
-      for (const i of victims) slots[i]!.clients.close();
-      const orphans = (await openTransactions()).length;
-      const restarting = performance.now();
-      for (const i of victims) await startSlot(i);
-      kills.push({ victims, delayMs, inFlight, orphans, restartMs: since(restarting) });
-    }
+    while (kills.length < KILLS) kills.push(await killRound(stream, random));
   } finally {
-    stopping = true;
+    stream.stopping = true;
     await load;
   }
-  const runMs = since(runStarted);
+  return { kills, runMs: since(runStarted) };
+}
 
+/** After a random delay, SIGKILLs one process or both, and restarts them. */
+async function killRound(stream: Stream, random: () => number): Promise<Kill> {
+  const delayMs = Math.round(KILL_DELAY_MS[0] + random() * (KILL_DELAY_MS[1] - KILL_DELAY_MS[0]));
+  const victims = random() < BOTH_PROBABILITY ? [0, 1] : [Math.floor(random() * SLOTS)];
+  // The random delay is this test's input (when to crash), not a synchronisation.
+  await new Promise((wake) => setTimeout(wake, delayMs));
+  let inFlight = 0;
+  for (const i of victims) {
+    const slot = slots[i]!;
+    slot.up = false;
+    slot.killedAt = performance.now();
+    inFlight += slot.inFlight;
+  }
+  await Promise.all(victims.map((i) => slots[i]!.server.kill('SIGKILL')));
+  for (const i of victims) slots[i]!.clients.close();
+  const orphans = (await openTransactions()).length;
+  const restarting = performance.now();
+  for (const i of victims) await startSlot(stream, i);
+  return { victims, delayMs, inFlight, orphans, restartMs: since(restarting) };
+}
+
+function printTheRun(seed: number, stream: Stream, kills: Kill[], runMs: number): void {
+  const { acked, latencies } = stream;
   console.info(
     `[crash-kills] seed ${seed}: ${kills.length} kill rounds (${kills.flatMap((k) => k.victims).length} processes ` +
       `SIGKILLed, ${kills.filter((k) => k.victims.length === 2).length} rounds both at once) in ${runMs} ms; ` +
       `${acked.size} creates acknowledged (${Math.round((acked.size / runMs) * 1000)}/s, p50 ` +
       `${Math.round(percentile(latencies, 0.5))} ms, max ${Math.round(percentile(latencies, 1))} ms); ` +
-      `calls per uid ${JSON.stringify(Object.fromEntries(callsPerUid))}; interrupted by a kill: ` +
-      `${JSON.stringify(tally(interrupted))}; undisturbed: ${JSON.stringify(tally(undisturbed))}; ` +
+      `calls per uid ${JSON.stringify(Object.fromEntries(stream.callsPerUid))}; interrupted by a kill: ` +
+      `${JSON.stringify(tally(stream.interrupted))}; undisturbed: ${JSON.stringify(tally(stream.undisturbed))}; ` +
       `kills with calls in flight: ${kills.filter((k) => k.inFlight > 0).length}; with a transaction ` +
       `left open on the server right after: ${kills.filter((k) => k.orphans > 0).length}; restart p50 ` +
       `${Math.round(percentile(kills.map((k) => k.restartMs), 0.5))} ms`,
   );
   console.info(`[crash-kills] kills: ${JSON.stringify(kills)}`);
+}
 
+function expectTheKillsHitTheStream({ interrupted, undisturbed }: Stream, kills: Kill[]): void {
   expect(kills.length).toBeGreaterThanOrEqual(20);
   // The kills hit a running stream (not an idle service) in most rounds.
   expect(kills.filter((k) => k.inFlight > 0).length).toBeGreaterThanOrEqual(KILLS / 2);
@@ -207,13 +260,18 @@ test(`${KILLS} SIGKILLs at random moments during a stream of creates lose no ack
   // the connection went, or failed as UNAVAILABLE (the connection dropped), nothing else.
   expect(tally(undisturbed)).toEqual({ OK: undisturbed.length });
   expect(Object.keys(tally(interrupted)).filter((r) => r !== 'OK' && !r.startsWith('UNAVAILABLE'))).toEqual([]);
+}
 
+async function waitForOrphansAborted(): Promise<void> {
   // Orphaned transactions of killed processes are aborted by the server (within the lifetime limit).
   const { elapsedMs } = await pollUntil('no open transactions', openTransactions, (ops) => ops.length === 0, {
     timeoutMs: 60_000,
   });
   console.info(`[crash-kills] no transaction open ${Math.round(elapsedMs)} ms after the load stopped`);
+}
 
+/** The invariants of the stored tokens; resolves with every archived token id and its reason. */
+async function expectTheStoredInvariants({ acked, callsPerUid }: Stream): Promise<Map<string, string>> {
   const violations: string[] = [];
   const reported = [...acked.values()].flatMap((a) => a.evicted);
   for (const id of duplicates(reported)) violations.push(`${id} reported evicted by two acknowledged responses`);
@@ -239,7 +297,10 @@ test(`${KILLS} SIGKILLs at random moments during a stream of creates lose no ack
     if (archivedEverywhere.get(id) !== 'EVICTED') violations.push(`reported evicted ${id} is not archived as EVICTED`);
   }
   expect(violations).toEqual([]);
+  return archivedEverywhere;
+}
 
+async function expectTheServiceAgrees({ acked }: Stream, archivedEverywhere: Map<string, string>): Promise<void> {
   // The service agrees, through a freshly started process: every acknowledged active secret
   // validates, every acknowledged archived one is refused.
   const checker = connect(slots[0]!.server.port);
@@ -257,4 +318,4 @@ test(`${KILLS} SIGKILLs at random moments during a stream of creates lose no ack
   } finally {
     checker.close();
   }
-});
+}

@@ -127,108 +127,163 @@ interface Acked {
   evicted: string[];
 }
 
+/** A create of the stream: its outcome, and the election under way (or last done) when it was sent. */
+type Sent = { outcome: Outcome<unknown>; election: number };
+
+/** One stepdown: from which member to which, what replSetStepDown answered, how long the election took. */
+type Election = { from: string; to: string; stepDownReply: string; electedMs: number };
+
+/** The stream of creates and what it has seen so far, shared by its workers, the stepdowns and the checks. */
+interface Stream {
+  acked: Map<string, Acked>;
+  callsPerUid: Map<string, number>;
+  outcomes: Sent[];
+  internalErrors: string[];
+  /** Elections done so far; a call belongs to the one under way (or last done) when it was sent. */
+  election: number;
+  okSinceElection: number;
+  /** Wakes whoever waits for successes (afterSuccesses). */
+  onCall: (() => void) | undefined;
+  stopping: boolean;
+}
+
 test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowledged token and break no invariant`, async () => {
   for (const uid of UIDS) {
     expect(outcomeName(await clients!.users.createUser({ uid, name: uid }, CALL_TIMEOUT_MS))).toBe('OK');
   }
+  const stream = newStream();
+  const { elections, runMs } = await stepDownUnderTheStream(stream);
+  printTheRun(stream, elections, runMs);
+  expectOnlyUnavailableAfterAStepdown(stream, elections);
 
-  const acked = new Map<string, Acked>();
-  const callsPerUid = new Map(UIDS.map((uid) => [uid, 0]));
-  const outcomes: { outcome: Outcome<unknown>; election: number }[] = [];
-  const internalErrors: string[] = [];
-  /** Elections done so far; a call belongs to the one under way (or last done) when it was sent. */
-  let election = 0;
-  let okSinceElection = 0;
-  let onCall: (() => void) | undefined;
-  let stopping = false;
+  await waitForMembersCaughtUp();
+  const archivedReason = await expectTheStoredInvariants(stream);
+  await expectTheServiceAgrees(stream, archivedReason);
+});
 
-  const worker = async (w: number) => {
-    for (let i = 0; !stopping; i++) {
-      const uid = UIDS[(w + i) % UIDS.length]!;
-      callsPerUid.set(uid, callsPerUid.get(uid)! + 1);
-      const sentIn = election;
-      const outcome = await clients!.tokens.createAuthToken({ uid }, CALL_TIMEOUT_MS);
-      outcomes.push({ outcome, election: sentIn });
-      if (!outcome.ok && outcome.code === status.INTERNAL) {
-        // Diagnostics only: the service logs the error behind an INTERNAL status ("call failed").
-        const logged = await pollUntil('the "call failed" log line', async () => server!.output(), (out) => out.includes('"call failed"'), {
-          timeoutMs: 2_000,
-        }).catch(() => undefined);
-        internalErrors.push(logged?.result.split('\n').filter((line) => line.includes('"call failed"')).join('\n') ?? '(not logged)');
-      }
-      if (outcome.ok) {
-        const token = outcome.response.authToken!;
-        acked.set(token.tokenId, { uid, secret: token.authToken, evicted: outcome.response.evictedTokenIds });
-        okSinceElection++;
-      }
-      onCall?.();
-    }
+// The phases of the test, in the order it takes them.
+
+function newStream(): Stream {
+  return {
+    acked: new Map(),
+    callsPerUid: new Map(UIDS.map((uid) => [uid, 0])),
+    outcomes: [],
+    internalErrors: [],
+    election: 0,
+    okSinceElection: 0,
+    onCall: undefined,
+    stopping: false,
   };
-  /** Resolves once `count` creates have succeeded since the last election (bounded). */
-  const afterSuccesses = (count: number, limitMs = 120_000) =>
-    new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`fewer than ${count} successful creates within ${limitMs} ms`)), limitMs);
-      onCall = () => {
-        if (okSinceElection < count) return;
-        clearTimeout(timer);
-        onCall = undefined;
-        resolve();
-      };
-      onCall();
-    });
+}
 
-  const elections: { from: string; to: string; stepDownReply: string; electedMs: number }[] = [];
+async function worker(stream: Stream, w: number): Promise<void> {
+  for (let i = 0; !stream.stopping; i++) {
+    const uid = UIDS[(w + i) % UIDS.length]!;
+    stream.callsPerUid.set(uid, stream.callsPerUid.get(uid)! + 1);
+    const sentIn = stream.election;
+    const outcome = await clients!.tokens.createAuthToken({ uid }, CALL_TIMEOUT_MS);
+    stream.outcomes.push({ outcome, election: sentIn });
+    if (!outcome.ok && outcome.code === status.INTERNAL) {
+      // Diagnostics only: the service logs the error behind an INTERNAL status ("call failed").
+      const logged = await pollUntil('the "call failed" log line', async () => server!.output(), (out) => out.includes('"call failed"'), {
+        timeoutMs: 2_000,
+      }).catch(() => undefined);
+      stream.internalErrors.push(logged?.result.split('\n').filter((line) => line.includes('"call failed"')).join('\n') ?? '(not logged)');
+    }
+    if (outcome.ok) {
+      const token = outcome.response.authToken!;
+      stream.acked.set(token.tokenId, { uid, secret: token.authToken, evicted: outcome.response.evictedTokenIds });
+      stream.okSinceElection++;
+    }
+    stream.onCall?.();
+  }
+}
+
+/** Resolves once `count` creates have succeeded since the last election (bounded). */
+function afterSuccesses(stream: Stream, count: number, limitMs = 120_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`fewer than ${count} successful creates within ${limitMs} ms`)), limitMs);
+    stream.onCall = () => {
+      if (stream.okSinceElection < count) return;
+      clearTimeout(timer);
+      stream.onCall = undefined;
+      resolve();
+    };
+    stream.onCall();
+  });
+}
+
+/** Runs the stream and STEPDOWNS stepdowns under it; resolves once the stream has stopped. */
+async function stepDownUnderTheStream(stream: Stream): Promise<{ elections: Election[]; runMs: number }> {
+  const elections: Election[] = [];
   const runStarted = performance.now();
-  const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)));
+  const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(stream, w)));
   try {
     for (let round = 0; round < STEPDOWNS; round++) {
-      await afterSuccesses(CREATES_BETWEEN);
-      const before = await currentPrimary();
-      expect(before).toBeGreaterThanOrEqual(0);
-      const admin = direct[before]!.db('admin');
-      // Odd rounds hold the insert through the stepdown; even rounds drop its connection, as a
-      // stepping-down primary (or a driver clearing its pool after a failed heartbeat) does.
-      const hold = round % 2 === 0;
-      const insert = await failCommands(admin, {
-        commands: ['insert'],
-        appName: APP_NAME,
-        ...(hold ? { blockMs: HOLD_MS } : { data: { blockConnection: false, closeConnection: true } }),
-      });
-      await insert.entered();
-      election++;
-      okSinceElection = 0;
-      const stepping = performance.now();
-      // The primary ends its writes in progress and may close connections: a network error is an
-      // expected reply as well as ok. It refuses (ExceededTimeLimit) while no other member is
-      // electable and caught up, e.g. while the one stepped down last is still frozen: then again.
-      const { result: reply } = await pollUntil(
-        `${mongods[before]!.host} to step down`,
-        () =>
-          direct[before]!
-            .db('admin')
-            .command({ replSetStepDown: STEPDOWN_SECONDS, secondaryCatchUpPeriodSecs: 5 })
-            .then(
-              (r) => `ok ${r.ok}`,
-              (error: Error & { code?: number }) => `${error.name} ${error.code ?? ''}: ${error.message}`,
-            ),
-        (r) => !r.startsWith('MongoServerError 262:'),
-        { timeoutMs: 60_000, intervalMs: 500 },
-      );
-      console.info(`[stepdown] round ${round + 1}: replSetStepDown on ${mongods[before]!.host} answered ${reply} after ${since(stepping)} ms`);
-      const { result: after } = await pollUntil('a new primary', currentPrimary, (p) => p >= 0 && p !== before, {
-        timeoutMs: 60_000,
-      });
-      elections.push({ from: mongods[before]!.host, to: mongods[after]!.host, stepDownReply: reply, electedMs: since(stepping) });
+      await afterSuccesses(stream, CREATES_BETWEEN);
+      elections.push(await stepDown(stream, round));
     }
-    await afterSuccesses(CREATES_BETWEEN);
+    await afterSuccesses(stream, CREATES_BETWEEN);
   } finally {
-    stopping = true;
-    onCall = undefined;
+    stream.stopping = true;
+    stream.onCall = undefined;
     await load;
   }
-  const runMs = since(runStarted);
+  return { elections, runMs: since(runStarted) };
+}
 
-  const failed = outcomes.filter((o) => !o.outcome.ok);
+/** One round: an insert interrupted in the primary, the primary stepped down, a new one elected. */
+async function stepDown(stream: Stream, round: number): Promise<Election> {
+  const before = await currentPrimary();
+  expect(before).toBeGreaterThanOrEqual(0);
+  await interruptAnInsert(before, round);
+  stream.election++;
+  stream.okSinceElection = 0;
+  const stepping = performance.now();
+  // The primary ends its writes in progress and may close connections: a network error is an
+  // expected reply as well as ok. It refuses (ExceededTimeLimit) while no other member is
+  // electable and caught up, e.g. while the one stepped down last is still frozen: then again.
+  const { result: reply } = await pollUntil(
+    `${mongods[before]!.host} to step down`,
+    () =>
+      direct[before]!
+        .db('admin')
+        .command({ replSetStepDown: STEPDOWN_SECONDS, secondaryCatchUpPeriodSecs: 5 })
+        .then(
+          (r) => `ok ${r.ok}`,
+          (error: Error & { code?: number }) => `${error.name} ${error.code ?? ''}: ${error.message}`,
+        ),
+    (r) => !r.startsWith('MongoServerError 262:'),
+    { timeoutMs: 60_000, intervalMs: 500 },
+  );
+  console.info(`[stepdown] round ${round + 1}: replSetStepDown on ${mongods[before]!.host} answered ${reply} after ${since(stepping)} ms`);
+  const { result: after } = await pollUntil('a new primary', currentPrimary, (p) => p >= 0 && p !== before, {
+    timeoutMs: 60_000,
+  });
+  return { from: mongods[before]!.host, to: mongods[after]!.host, stepDownReply: reply, electedMs: since(stepping) };
+}
+
+/** Resolves once a create's archive insert is held in (or dropped by) member `primary`. */
+async function interruptAnInsert(primary: number, round: number): Promise<void> {
+  const admin = direct[primary]!.db('admin');
+  // Odd rounds hold the insert through the stepdown; even rounds drop its connection, as a
+  // stepping-down primary (or a driver clearing its pool after a failed heartbeat) does.
+  const hold = round % 2 === 0;
+  const insert = await failCommands(admin, {
+    commands: ['insert'],
+    appName: APP_NAME,
+    ...(hold ? { blockMs: HOLD_MS } : { data: { blockConnection: false, closeConnection: true } }),
+  });
+  await insert.entered();
+}
+
+function failedCalls(stream: Stream): Sent[] {
+  return stream.outcomes.filter((o) => !o.outcome.ok);
+}
+
+function printTheRun(stream: Stream, elections: Election[], runMs: number): void {
+  const { outcomes, acked, internalErrors } = stream;
+  const failed = failedCalls(stream);
   const latencies = outcomes.filter((o) => o.outcome.ok).map((o) => o.outcome.doneAt - o.outcome.sentAt);
   console.info(
     `[stepdown] ${outcomes.length} creates in ${runMs} ms (${acked.size} acknowledged, ${Math.round((acked.size / runMs) * 1000)}/s; ` +
@@ -244,14 +299,20 @@ test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowled
       ),
   );
   if (internalErrors.length > 0) console.info(`[stepdown] the service logged for INTERNAL:\n${[...new Set(internalErrors)].join('\n')}`);
-  const failure = (o: (typeof outcomes)[number]) =>
+}
+
+function expectOnlyUnavailableAfterAStepdown(stream: Stream, elections: Election[]): void {
+  const failed = failedCalls(stream);
+  const failure = (o: Sent) =>
     `${outcomeName(o.outcome)} ${o.outcome.ok ? '' : o.outcome.details} after ${Math.round(o.outcome.doneAt - o.outcome.sentAt)} ms`;
 
   expect(elections).toHaveLength(STEPDOWNS);
   // A call either succeeded or failed with UNAVAILABLE, and none failed before the first stepdown.
   expect(failed.filter((o) => outcomeName(o.outcome) !== 'UNAVAILABLE ERR_SERVICE_UNAVAILABLE').map(failure)).toEqual([]);
   expect(failed.filter((o) => o.election === 0).map(failure)).toEqual([]);
+}
 
+async function waitForMembersCaughtUp(): Promise<void> {
   // Every member has caught up with the primary (same last applied optime).
   const { result: optimes } = await pollUntil(
     'all members at the same optime',
@@ -263,8 +324,23 @@ test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowled
     { timeoutMs: 60_000 },
   );
   console.info(`[stepdown] all ${MEMBERS} members at optime ${optimes[0]}`);
+}
 
+/** The invariants of the stored tokens; resolves with every archived token id and its reason. */
+async function expectTheStoredInvariants(stream: Stream): Promise<Map<string, string>> {
   // The stored state, read on the primary with majority read concern, then on every member.
+  const { violations, archivedReason, states } = await primaryViolations(stream);
+  violations.push(...(await memberViolations(states)));
+  expect(violations).toEqual([]);
+  return archivedReason;
+}
+
+/** On the primary: the violations, every archived token's reason, each user's tokens (for the members). */
+async function primaryViolations({ acked, callsPerUid }: Stream): Promise<{
+  violations: string[];
+  archivedReason: Map<string, string>;
+  states: Map<string, string>;
+}> {
   const primaryDb = replicaSet!.db(dbName, { readConcern: new ReadConcern('majority') });
   const violations: string[] = [];
   const reported = [...acked.values()].flatMap((a) => a.evicted);
@@ -291,6 +367,12 @@ test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowled
   for (const id of reported) {
     if (archivedReason.get(id) !== 'EVICTED') violations.push(`reported evicted ${id} is not archived as EVICTED`);
   }
+  return { violations, archivedReason, states };
+}
+
+/** The members that differ from the primary's `states` (each user's tokens). */
+async function memberViolations(states: Map<string, string>): Promise<string[]> {
+  const violations: string[] = [];
   // Every member holds exactly the same tokens as the primary.
   for (const [i, member] of direct.entries()) {
     const db: Db = member.db(dbName);
@@ -300,8 +382,10 @@ test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowled
       if (here !== states.get(uid)) violations.push(`${mongods[i]!.host}: ${uid} differs from the primary`);
     }
   }
-  expect(violations).toEqual([]);
+  return violations;
+}
 
+async function expectTheServiceAgrees({ acked }: Stream, archivedReason: Map<string, string>): Promise<void> {
   // The service agrees: acknowledged active secrets validate, acknowledged archived ones do not.
   const results = await pool([...acked], 16, async ([id, a]) => {
     const outcome = await clients!.tokens.validateAuthToken({ authToken: a.secret }, CALL_TIMEOUT_MS);
@@ -309,4 +393,4 @@ test(`${STEPDOWNS} primary stepdowns under a stream of creates lose no acknowled
     return outcomeName(outcome) === expected ? 'as stored' : `${id}: ${outcomeName(outcome)}, stored ${archivedReason.get(id) ?? 'active'}`;
   });
   expect(results.filter((r) => r !== 'as stored')).toEqual([]);
-});
+}
