@@ -7,13 +7,9 @@
 // that the request is refused instead. Struct fields are top-level fields of our requests.
 import type { DescMessage } from '@bufbuild/protobuf';
 import type { FieldViolation } from '../domain/errors';
+import { END_GROUP, FIXED32, FIXED64, LEN, readVarint, VARINT } from './wire-format';
 
 const STRUCT = 'google.protobuf.Struct';
-const VARINT = 0;
-const FIXED64 = 1;
-const LEN = 2;
-const END_GROUP = 4;
-const FIXED32 = 5;
 /** Keys are quoted in descriptions up to this many characters. */
 const KEY_SHOWN_CHARS = 40;
 
@@ -140,12 +136,7 @@ function skip(bytes: Uint8Array, pos: number, wireType: number, number: number):
 }
 
 function varint(bytes: Uint8Array, pos: number): [number, number] {
-  let value = 0;
-  for (let shift = 0; ; shift += 7) {
-    const byte = bytes[pos++]!;
-    value += (byte & 0x7f) * 2 ** shift;
-    if (byte < 0x80) return [value, pos];
-  }
+  return readVarint(bytes, pos, bytes.length, 10);
 }
 
 function utf8(bytes: Uint8Array, start: number, end: number): string {

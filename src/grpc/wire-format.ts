@@ -5,12 +5,13 @@
 // of it; like them, it skips unknown fields (and known fields sent with another wire type).
 import { type DescField, type DescMessage, ScalarType } from '@bufbuild/protobuf';
 
-const VARINT = 0;
-const FIXED64 = 1;
-const LEN = 2;
+/** Protobuf's wire types (struct-check.ts reads Structs with them too). */
+export const VARINT = 0;
+export const FIXED64 = 1;
+export const LEN = 2;
 const START_GROUP = 3;
-const END_GROUP = 4;
-const FIXED32 = 5;
+export const END_GROUP = 4;
+export const FIXED32 = 5;
 const MAX_FIELD_NUMBER = 2 ** 29 - 1;
 /** Protobuf's usual recursion limit: Struct values can nest. */
 const MAX_DEPTH = 100;
@@ -78,7 +79,8 @@ function walk(
   return pos;
 }
 
-function readVarint(bytes: Uint8Array, pos: number, end: number, maxBytes: number): [number, number] {
+/** The varint at `pos` (at most `maxBytes` long, before `end`) and where it ends. */
+export function readVarint(bytes: Uint8Array, pos: number, end: number, maxBytes: number): [number, number] {
   let value = 0;
   for (let i = 0; i < maxBytes && pos + i < end; i++) {
     const byte = bytes[pos + i]!;
