@@ -4,6 +4,7 @@
 // (emptied on a clean shutdown); a process with that pid whose command line is a mongod on this
 // very folder is the one left behind, and is shut down cleanly (SIGTERM) before a new one starts.
 // Linux only (/proc), as is the embedded mongod build.
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -18,7 +19,7 @@ export async function stopLeftoverMongod(dataDir: string): Promise<number | unde
   if (!Number.isInteger(pid) || pid <= 0 || !(await isMongodOn(pid, dataDir))) return undefined;
   process.kill(pid, 'SIGTERM');
   // Not our child, so there is no exit event to wait for: watch /proc until it is gone.
-  for (const giveUpAt = Date.now() + SHUTDOWN_LIMIT_MS; await isRunning(pid); ) {
+  for (const giveUpAt = Date.now() + SHUTDOWN_LIMIT_MS; isRunning(pid); ) {
     if (Date.now() > giveUpAt) {
       throw new Error(`mongod (pid ${pid}) left running on ${dataDir} did not stop within ${SHUTDOWN_LIMIT_MS / 1000} s of SIGTERM`);
     }
@@ -34,8 +35,20 @@ async function isMongodOn(pid: number, dataDir: string): Promise<boolean> {
 }
 
 /** Running, not a zombie waiting for a parent to reap it. */
-async function isRunning(pid: number): Promise<boolean> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  // Fields after the parenthesised command name: the first is the state.
-  return stat !== undefined && stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+function isRunning(pid: number): boolean {
+  const stat = processStat(pid);
+  return stat !== undefined && stat.state !== 'Z';
+}
+
+/** A process's state letter and parent pid, from /proc/<pid>/stat; undefined once it is gone. */
+export function processStat(pid: number): { state: string; parent: number } | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // After the parenthesised command name (which may hold spaces): state, then parent pid.
+  const [state = '', parent = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { state, parent: Number(parent) };
 }

@@ -1,12 +1,13 @@
 // `npm start` is what a new user runs and what a process manager, `timeout` or a CI step signals:
 // the npm process itself must end with the service, cleanly (exit 0), leaving neither node nor
 // the embedded mongod behind.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, test } from 'vitest';
+import { processStat } from '../../src/embedded-mongod/leftover-mongod';
 import { startServerProcess } from '../support/server-process';
 
 /** The service stops in about a second; far beyond that, it is not going to. */
@@ -24,12 +25,8 @@ afterAll(async () => {
 function descendantsOf(pid: number): number[] {
   const parentOf = new Map<number, number>();
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone since the listing
-    }
+    const stat = processStat(Number(entry)); // undefined if gone since the listing
+    if (stat) parentOf.set(Number(entry), stat.parent);
   }
   const found: number[] = [];
   for (let frontier = [pid]; frontier.length > 0; ) {
@@ -39,14 +36,11 @@ function descendantsOf(pid: number): number[] {
   return found;
 }
 
+/** Those of `pids` still running (not gone, not a zombie). */
 function stillRunning(pids: number[]): number[] {
   return pids.filter((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-    } catch {
-      return false;
-    }
+    const stat = processStat(pid);
+    return stat !== undefined && stat.state !== 'Z';
   });
 }
 
