@@ -14,6 +14,8 @@ export const LISTENING_LOG_ID = 23016;
 
 export interface EmbeddedMongod {
   uri: string;
+  /** Its loopback port, e.g. to start it again on the same address. */
+  port: number;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,7 @@ export async function startEmbeddedMongod(options: {
   }
   return {
     uri: `mongodb://${host}/?replicaSet=${REPLICA_SET}`,
+    port,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

@@ -52,8 +52,7 @@ export async function startTestMongod({
     await rm(dataDir, { recursive: true, force: true });
     throw error;
   }
-  const uri = mongod.uri;
-  const fixedPort = Number(new URL(uri.replace('mongodb://', 'http://')).port);
+  const { uri, port: fixedPort } = mongod;
   return {
     uri,
     dataDir,
