@@ -202,6 +202,8 @@ export class MongoTokenStore implements TokenStore {
         tokens: { $elemMatch: { id: tokenId, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
       },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.lastUsedTime': now } },
+      // Refused if the caller already left, but not aborted midway: this short write is best
+      // effort and bounded, and aborting it would only close a pooled connection.
       { maxTimeMS: Math.min(timeLimit(deadline).maxTimeMS, LAST_USE_WRITE_BUDGET_MS) },
     );
     return result.modifiedCount === 1;
