@@ -1,6 +1,7 @@
 // The deadline a call's work must respect, passed explicitly from the gRPC layer through the use
-// cases to storage, which turns it into per-operation maxTimeMS and hands the driver its signal:
-// a call that expires, or that its client cancels, stops working against the database.
+// cases to storage, which turns it into per-operation maxTimeMS (and hands the driver its signal,
+// when it has one): a call that expires stops working against the database. The gRPC layer sets
+// no signal yet (see src/grpc/unary.ts); the storage port honours one, and its contract tests say so.
 // (Explicit rather than AsyncLocalStorage: on Node 20 that hooks every promise of every call,
 // about 9% of a cached ValidateAuthToken's CPU.)
 
@@ -11,7 +12,7 @@ export const DEFAULT_CALL_BUDGET_MS = 30_000;
 export interface Deadline {
   /** Epoch ms; finite, at most DEFAULT_CALL_BUDGET_MS from the call's start. */
   readonly at: number;
-  /** Aborted when the caller gives up (cancels, or its deadline passes); its reason is the DomainError to answer. */
+  /** When aborted, no further work starts and work in flight stops; its reason is the DomainError to answer. */
   readonly signal: AbortSignal | undefined;
 }
 

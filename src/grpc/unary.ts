@@ -1,8 +1,9 @@
 // Turns plain async handlers into grpc-js unary handlers. The caller was admitted, and the call's
-// recording started, before its request was read (admission.ts); here each call gets its context
-// (deadline.ts: when it must be done and a signal that aborts when its client gives up), its
-// request is checked for what could not be decoded, and its end is recorded (metrics, access log)
-// and counted for graceful shutdown. Errors become statuses in one place (errors.ts).
+// recording started, before its request was read (admission.ts); here each call gets its deadline
+// (deadline.ts), its request is checked for what could not be decoded, and its end is recorded
+// (metrics, access log) and counted for graceful shutdown. Errors become statuses in one place
+// (errors.ts). The deadline carries no abort signal: wiring the client's cancellation to it made
+// memory stay up after the hostile slow-reader attack (see README, Operations).
 import {
   type MethodDefinition,
   type ServerUnaryCall,
@@ -12,7 +13,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { callDeadline, type Deadline } from '../domain/deadline';
-import { badRequest, callCancelled, deadlineExceeded } from '../domain/errors';
+import { badRequest } from '../domain/errors';
 import { callerOf, outcomeOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
 import { undecodable } from './decoding';
@@ -27,12 +28,6 @@ export type Handlers<S extends ServiceDefinition> = {
 };
 
 type UnaryCall = ServerUnaryCall<unknown, unknown>;
-/** What the deadline needs of a call: its gRPC deadline, and the event grpc-js emits when it ends. */
-type CancellableCall = {
-  readonly cancelled: boolean;
-  getDeadline(): Date | number;
-  once(event: 'cancelled', listener: () => void): unknown;
-};
 
 export function implement<S extends ServiceDefinition>(
   definition: S,
@@ -48,18 +43,16 @@ export function implement<S extends ServiceDefinition>(
       // Recording started when the call was admitted (so its duration includes any wait for a turn);
       // should a handler ever be served without the call guard, it starts now.
       const finish = outcomeOf(call.metadata) ?? recordCall(hooks, path, call.metadata);
-      const running = cancellableDeadline(call);
+      const deadline = callDeadline(call.getDeadline());
       checkedRequest(call.request)
-        .then((request) => handle(request, running.deadline))
+        .then((request) => handle(request, deadline))
         .then(
           (response) => {
-            running.over();
             callback(null, response);
             finish(status.OK, callerOf(call.metadata));
             hooks.inFlight.end();
           },
           (error: unknown) => {
-            running.over();
             const statusError = toStatusError(error);
             callback(statusError);
             finish(statusError.code, callerOf(call.metadata), error);
@@ -75,39 +68,4 @@ export function implement<S extends ServiceDefinition>(
 export function checkedRequest(request: unknown): Promise<unknown> {
   const violations = undecodable(request);
   return violations ? Promise.reject(badRequest(violations)) : Promise.resolve(request);
-}
-
-/**
- * The call's deadline, whose signal aborts if the call ends while its handler still runs: the
- * client cancelled it, or grpc-js answered DEADLINE_EXCEEDED at the client's deadline. grpc-js also
- * reports every finished call as "cancelled", so `over()` marks the handler done first: aborting
- * then would cost an error for nothing. The signal is made on first use, by storage: a call
- * answered from memory (a cached validation) pays for none of it.
- */
-export function cancellableDeadline(call: CancellableCall): { deadline: Deadline; over(): void } {
-  let running = true;
-  let controller: AbortController | undefined;
-  const abort = () => {
-    if (!running) return;
-    const clientDeadline = Number(call.getDeadline());
-    controller!.abort(Date.now() >= clientDeadline ? deadlineExceeded() : callCancelled());
-  };
-  const { at } = callDeadline(call.getDeadline());
-  const deadline: Deadline = {
-    at,
-    get signal() {
-      if (!controller) {
-        controller = new AbortController();
-        if (call.cancelled) abort();
-        else call.once('cancelled', abort);
-      }
-      return controller.signal;
-    },
-  };
-  return {
-    deadline,
-    over() {
-      running = false;
-    },
-  };
 }

@@ -219,32 +219,3 @@ test('the same blocked write without a deadline is applied (the control case)', 
   });
 });
 
-/** The service's finds on `users` that mongod is running now. */
-async function serviceFindsInProgress(): Promise<Document[]> {
-  return mongo!
-    .db('admin')
-    .aggregate([{ $currentOp: {} }, { $match: { appName: APP_NAME, 'command.find': 'users' } }])
-    .toArray();
-}
-
-test('a call its client cancels stops its database operation: mongod kills the read it was holding', async () => {
-  await unary(users.createUser, users, CreateUserRequest.fromPartial({ uid: 'cancelled-read', name: 'Cancelled read' }), {});
-  const cancelledBefore = (await metric(handled('GetUser', 'CANCELLED'))) ?? 0;
-  // Holds the service's find in mongod, in a wait that gives way to a kill (as a long scan would).
-  const admin = mongo!.db('admin');
-  await admin.command({
-    configureFailPoint: 'waitInFindBeforeMakingBatch',
-    mode: 'alwaysOn',
-    data: { nss: `${svc.dbName}.users`, shouldCheckForInterrupt: true },
-  });
-  try {
-    const call = users.getUser(GetUserRequest.fromPartial({ uid: 'cancelled-read' }), new Metadata(), {}, () => undefined);
-    await pollUntil('the read to be held in mongod', serviceFindsInProgress, (ops) => ops.length === 1, { timeoutMs: 10_000 });
-    call.cancel();
-    // Without the call's signal reaching the driver, the read would stay until its 30 s budget ran out.
-    await pollUntil('the held read to be gone from mongod', serviceFindsInProgress, (ops) => ops.length === 0, { timeoutMs: 5_000 });
-    await untilHandled('GetUser', 'CANCELLED', cancelledBefore + 1);
-  } finally {
-    await admin.command({ configureFailPoint: 'waitInFindBeforeMakingBatch', mode: 'off' });
-  }
-});
