@@ -27,7 +27,7 @@ export const LONG_SHARE = 0.25;
 export const DEADLINE_MARGIN_MS = 500;
 /** Before each outage, and after each recovery, this many successful calls in a row. */
 export const HEALTHY_CALLS = 150;
-/** During each outage, at least this many failed calls, and this many failed long ones, before the restart. */
+/** During each outage, at least this many failed calls, of which this many long ones, before the restart. */
 export const OUTAGE_FAILURES = 30;
 export const OUTAGE_LONG_CALLS = 6;
 
