@@ -24,8 +24,9 @@ export type TokenChanges = Partial<DeviceInfo>;
 
 /**
  * Every method takes the deadline of the call it serves: storage stops working for it then
- * (MongoDB's maxTimeMS) and fails with deadlineExceeded, or as soon as its signal aborts (the
- * client cancelled), with the signal's reason.
+ * (MongoDB's maxTimeMS) and fails with deadlineExceeded; and once the caller has given up
+ * (`deadline.givenUp`), it starts no further operation and commits nothing, failing with the
+ * reason given.
  */
 export interface TokenStore {
   /** Throws uidAlreadyExists. Stores the user and its first token (if any) in one write. */

@@ -1,9 +1,8 @@
 // Turns plain async handlers into grpc-js unary handlers. The caller was admitted, and the call's
 // recording started, before its request was read (admission.ts); here each call gets its deadline
-// (deadline.ts), its request is checked for what could not be decoded, and its end is recorded
-// (metrics, access log) and counted for graceful shutdown. Errors become statuses in one place
-// (errors.ts). The deadline carries no abort signal: wiring the client's cancellation to it made
-// memory stay up after the hostile slow-reader attack (see README, Operations).
+// (deadline.ts: when it must be done, and whether its client has given up), its request is checked
+// for what could not be decoded, and its end is recorded (metrics, access log) and counted for
+// graceful shutdown. Errors become statuses in one place (errors.ts).
 import {
   type MethodDefinition,
   type ServerUnaryCall,
@@ -13,7 +12,7 @@ import {
   status,
 } from '@grpc/grpc-js';
 import { callDeadline, type Deadline } from '../domain/deadline';
-import { badRequest } from '../domain/errors';
+import { badRequest, callCancelled, type DomainError, deadlineExceeded } from '../domain/errors';
 import { callerOf, outcomeOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
 import { undecodable } from './decoding';
@@ -43,7 +42,7 @@ export function implement<S extends ServiceDefinition>(
       // Recording started when the call was admitted (so its duration includes any wait for a turn);
       // should a handler ever be served without the call guard, it starts now.
       const finish = outcomeOf(call.metadata) ?? recordCall(hooks, path, call.metadata);
-      const deadline = callDeadline(call.getDeadline());
+      const deadline = callDeadline(call.getDeadline(), () => givenUp(call));
       checkedRequest(call.request)
         .then((request) => handle(request, deadline))
         .then(
@@ -68,4 +67,14 @@ export function implement<S extends ServiceDefinition>(
 export function checkedRequest(request: unknown): Promise<unknown> {
   const violations = undecodable(request);
   return violations ? Promise.reject(badRequest(violations)) : Promise.resolve(request);
+}
+
+/**
+ * Why the call's client no longer wants its work: grpc-js marks a call `cancelled` when its client
+ * cancels it, its stream is reset, or its deadline passes (grpc-js then answers DEADLINE_EXCEEDED
+ * itself). Read, not listened for: no listener per call (deadline.ts says why).
+ */
+export function givenUp(call: { readonly cancelled: boolean; getDeadline(): Date | number }): DomainError | undefined {
+  if (!call.cancelled) return undefined;
+  return Date.now() >= Number(call.getDeadline()) ? deadlineExceeded() : callCancelled();
 }

@@ -260,7 +260,10 @@ export class MongoTokenStore implements TokenStore {
     const foundUnreachable = new Promise<never>((_, reject) => (unreachable = reject));
     const once = async (session: ClientSession) => {
       try {
-        return await work(session);
+        const result = await work(session);
+        // A caller that gave up while the last statement ran gets no commit: withTransaction aborts.
+        stillWanted(deadline);
+        return result;
       } catch (error) {
         if (!isDatabaseUnreachable(error)) throw error;
         const failure = serviceUnavailable(error);
@@ -285,15 +288,21 @@ export class MongoTokenStore implements TokenStore {
 
 /**
  * The database time an operation may take: what is left of the call's deadline. Once it has
- * passed, no further operation starts (and MongoDB stops one that runs over, with code 50). With
- * the call's signal, the driver stops waiting for an operation when the caller gives up: it closes
- * that connection, and mongod kills a read whose client is gone.
+ * passed, or the caller has given up, no further operation starts (and MongoDB stops one that runs
+ * over its time, with code 50). An operation already sent runs to its end: stopping it midway
+ * would cost the pooled connection it runs on (see src/domain/deadline.ts).
  */
-function timeLimit(deadline: Deadline): { maxTimeMS: number; signal?: AbortSignal } {
-  deadline.signal?.throwIfAborted();
+function timeLimit(deadline: Deadline): { maxTimeMS: number } {
+  stillWanted(deadline);
   const remaining = Math.floor(deadline.at - Date.now());
   if (remaining <= 0) throw deadlineExceeded();
-  return deadline.signal ? { maxTimeMS: remaining, signal: deadline.signal } : { maxTimeMS: remaining };
+  return { maxTimeMS: remaining };
+}
+
+/** Throws why the caller gave up, if it has. */
+function stillWanted(deadline: Deadline): void {
+  const reason = deadline.givenUp?.();
+  if (reason) throw reason;
 }
 
 function tokenFilter(ref: TokenRef): Partial<TokenDoc> {

@@ -219,3 +219,29 @@ test('the same blocked write without a deadline is applied (the control case)', 
   });
 });
 
+
+test('a transaction whose client cancels the call while mongod holds its last statement is never committed', async () => {
+  await svc.users.createUser({ uid: 'cancelled-delete', name: 'Cancelled delete', withAuthToken: true });
+  const cancelledBefore = (await metric(handled('DeleteUser', 'CANCELLED'))) ?? 0;
+  // DeleteUser is one transaction: remove the user document, insert its tokens into the archive,
+  // commit. The archive insert is held in mongod while the client cancels.
+  const held = await blockNext('insert', 1_500);
+  const call = users.deleteUser(DeleteUserRequest.fromPartial({ uid: 'cancelled-delete' }), new Metadata(), {}, () => undefined);
+  await held.entered();
+  call.cancel();
+  // The insert ends after its hold; the service then asks whether its caller still wants the work,
+  // and aborts instead of committing. (Without that question, the delete would commit here.)
+  await untilHandled('DeleteUser', 'CANCELLED', cancelledBefore + 1);
+  expect(await db.collection('users').countDocuments({ _id: 'cancelled-delete' as never })).toBe(1);
+  expect(await db.collection('archived_tokens').countDocuments({ uid: 'cancelled-delete' })).toBe(0);
+});
+
+test('the same held transaction, not cancelled, commits (the control case)', async () => {
+  await svc.users.createUser({ uid: 'held-delete', name: 'Held delete', withAuthToken: true });
+  await blockNext('insert', 1_500);
+  const deleted = await unary(users.deleteUser, users, DeleteUserRequest.fromPartial({ uid: 'held-delete' }), {});
+  expect(deleted.response?.archivedTokenCount).toBe(1);
+  expect(deleted.elapsedMs).toBeGreaterThanOrEqual(1_500);
+  expect(await db.collection('users').countDocuments({ _id: 'held-delete' as never })).toBe(0);
+  expect(await db.collection('archived_tokens').countDocuments({ uid: 'held-delete' })).toBe(1);
+});

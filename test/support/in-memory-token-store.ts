@@ -166,12 +166,13 @@ export class InMemoryTokenStore implements TokenStore {
 }
 
 /**
- * As MongoTokenStore's timeLimit: no work starts for a caller that gave up (the signal's reason is
- * the error to answer) or once less than a millisecond of the call is left. Work here never waits,
+ * As MongoTokenStore's timeLimit: no work starts for a caller that gave up (`givenUp` says the
+ * error to answer) or once less than a millisecond of the call is left. Work here never waits,
  * so this check before it is the only one there is.
  */
 function checkDeadline(deadline: Deadline): void {
-  deadline.signal?.throwIfAborted();
+  const reason = deadline.givenUp?.();
+  if (reason) throw reason;
   if (Math.floor(deadline.at - Date.now()) <= 0) throw deadlineExceeded();
 }
 

@@ -1,8 +1,23 @@
-// The request check of a unary call (src/grpc/unary.ts), on its own.
+// The request check and the caller's give-up answer of a unary call (src/grpc/unary.ts), on their own.
 import { expect, test } from 'vitest';
-import { checkedRequest } from '../../src/grpc/unary';
+import { ErrorReason } from '../../src/domain/errors';
+import { checkedRequest, givenUp } from '../../src/grpc/unary';
 
 test('checkedRequest: a request as decoded passes as is', async () => {
   const request = { uid: 'alice' };
   await expect(checkedRequest(request)).resolves.toBe(request);
+});
+
+test('givenUp: a call still open is wanted, whatever its deadline', () => {
+  expect(givenUp({ cancelled: false, getDeadline: () => Date.now() - 1_000 })).toBeUndefined();
+  expect(givenUp({ cancelled: false, getDeadline: () => Infinity })).toBeUndefined();
+});
+
+test('givenUp: a call cancelled before its deadline was cancelled by its client', () => {
+  expect(givenUp({ cancelled: true, getDeadline: () => Date.now() + 60_000 })?.reason).toBe(ErrorReason.CANCELLED);
+  expect(givenUp({ cancelled: true, getDeadline: () => Infinity })?.reason).toBe(ErrorReason.CANCELLED);
+});
+
+test('givenUp: a call cancelled at its deadline ran out of time', () => {
+  expect(givenUp({ cancelled: true, getDeadline: () => new Date(Date.now() - 1) })?.reason).toBe(ErrorReason.DEADLINE_EXCEEDED);
 });
