@@ -2,7 +2,8 @@
 // asks before it lets the call go on): a caller without a valid key is refused before its request
 // body is read or any handler runs. Health and reflection need no key.
 import type { Metadata, StatusObject } from '@grpc/grpc-js';
-import { type CallHooks, recordCall } from './call-hooks';
+import { type CallHooks, type CallRecording, recordCall } from './call-hooks';
+import { requestIdOf } from './pipeline/call-context';
 import { toStatusError } from './errors';
 
 /**
@@ -12,17 +13,16 @@ import { toStatusError } from './errors';
  * cost the garbage collector on the hot path.
  */
 const CALLER = Symbol('caller');
-const OUTCOME = Symbol('outcome');
-type Admitted = Metadata & { [CALLER]?: string; [OUTCOME]?: Outcome };
-type Outcome = ReturnType<typeof recordCall>;
+const RECORDING = Symbol('recording');
+type Admitted = Metadata & { [CALLER]?: string; [RECORDING]?: CallRecording };
 
 export function callerOf(metadata: Metadata): string | undefined {
   return (metadata as Admitted)[CALLER];
 }
 
 /** Where the admitted call's outcome is recorded. */
-export function outcomeOf(metadata: Metadata): Outcome | undefined {
-  return (metadata as Admitted)[OUTCOME];
+export function recordingOf(metadata: Metadata): CallRecording | undefined {
+  return (metadata as Admitted)[RECORDING];
 }
 
 export class Admission {
@@ -47,15 +47,15 @@ export class Admission {
    * for admitted calls still waiting for their turn to run, not only for running handlers.
    */
   admit(path: string, metadata: Metadata): StatusObject | undefined {
-    const outcome = recordCall(this.hooks, path, metadata);
+    const outcome = recordCall(this.hooks, path);
     try {
       (metadata as Admitted)[CALLER] = this.hooks.access.admit(metadata, this.methods.get(path)!);
     } catch (error) {
       const refusal = toStatusError(error);
-      outcome(refusal.code, undefined, error);
+      outcome(refusal.code, { caller: undefined, requestId: requestIdOf(metadata) }, error);
       return refusal;
     }
-    (metadata as Admitted)[OUTCOME] = outcome;
+    (metadata as Admitted)[RECORDING] = outcome;
     this.hooks.inFlight.begin();
     return undefined;
   }

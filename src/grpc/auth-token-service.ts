@@ -12,26 +12,26 @@ export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
   return implement(
     AuthTokenServiceService,
     {
-      createAuthToken: async (request, deadline) => {
+      createAuthToken: async (request, { deadline }) => {
         const { authToken, secret, evictedTokenIds, replacedTokenIds } = await tokens.create(request, deadline);
         return { authToken: authTokenMessage(authToken, secret), evictedTokenIds, replacedTokenIds };
       },
-      listAuthTokens: async (request, deadline) => {
+      listAuthTokens: async (request, { deadline }) => {
         const { items, nextPageToken, totalSize } = await tokens.list(request, deadline);
         return { authTokens: items.map((t) => authTokenMessage(t)), nextPageToken, totalSize };
       },
-      getAuthToken: async (request, deadline) => authTokenMessage(await tokens.get(request, deadline)),
-      updateAuthToken: async (request, deadline) =>
+      getAuthToken: async (request, { deadline }) => authTokenMessage(await tokens.get(request, deadline)),
+      updateAuthToken: async (request, { deadline }) =>
         authTokenMessage(await tokens.update(request, deadline)),
-      deleteAuthToken: async (request, deadline) => ({
+      deleteAuthToken: async (request, { deadline }) => ({
         archivedAuthToken: archivedAuthTokenMessage(await tokens.delete(request, deadline)),
       }),
-      flushAuthTokens: async (request, deadline) => ({ deletedCount: await tokens.flush(request, deadline) }),
-      validateAuthToken: async (request, deadline) => {
+      flushAuthTokens: async (request, { deadline }) => ({ deletedCount: await tokens.flush(request, deadline) }),
+      validateAuthToken: async (request, { deadline }) => {
         const { uid, authToken, user } = await tokens.validate(request, deadline);
         return validations.of(authToken, user, () => ({ uid, authToken: authTokenMessage(authToken), user: userMessage(user) }));
       },
-      listArchivedAuthTokens: async (request, deadline) => {
+      listArchivedAuthTokens: async (request, { deadline }) => {
         const { items, nextPageToken } = await tokens.listArchived(request, deadline);
         return { archivedAuthTokens: items.map(archivedAuthTokenMessage), nextPageToken };
       },

@@ -2,7 +2,7 @@
 // call's outcome is recorded (metrics and the access log), whether a handler ran or the caller was
 // refused at admission.
 import { randomUUID } from 'node:crypto';
-import { type Metadata, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import type { Logger } from '../observability/logger';
 import type { AccessControl } from './access';
 
@@ -35,26 +35,27 @@ export class InFlightCalls {
   }
 }
 
+/** Records a call's end: its status, who made it, and for INTERNAL the error. */
+export type CallRecording = (code: status, who: CallerOf, error?: unknown) => void;
+/** The API key name (undefined if none was needed or given) and the client's x-request-id. */
+type CallerOf = { readonly caller: string | undefined; readonly requestId: string | undefined };
+
 /**
  * Counts a call as started in the metrics, and returns what records its end: the outcome metric
  * and one access-log line (always for INTERNAL, with the error; otherwise at level info).
  */
-export function recordCall(
-  hooks: CallHooks,
-  path: string,
-  metadata: Metadata,
-): (code: status, keyName: string | undefined, error?: unknown) => void {
+export function recordCall(hooks: CallHooks, path: string): CallRecording {
   const observed = hooks.observe(path);
   const started = process.hrtime.bigint();
-  return (code, keyName, error) => {
+  return (code, { caller, requestId }, error) => {
     const failed = code === status.INTERNAL;
     if (failed || hooks.log.isLevelEnabled('info')) {
       const line = {
         method: path.slice(1),
         code: status[code],
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        requestId: metadata.get('x-request-id')[0]?.toString() || randomUUID(),
-        key: keyName,
+        requestId: requestId ?? randomUUID(),
+        key: caller,
       };
       if (failed) hooks.log.error({ ...line, err: error }, 'call failed');
       else hooks.log.info(line, 'call');

@@ -1,29 +1,29 @@
 // Turns plain async handlers into grpc-js unary handlers. The caller was admitted, and the call's
-// recording started, before its request was read (admission.ts); here each call gets its deadline
-// (deadline.ts: when it must be done, and whether its client has given up), its request is checked
-// for what could not be decoded, and its end is recorded (metrics, access log) and counted for
-// graceful shutdown. Errors become statuses in one place (errors.ts).
+// recording started, before its request was read (admission.ts); here each call gets its context
+// (pipeline/call-context.ts) and goes through the steps (pipeline/steps.ts): its end recorded and
+// its errors made statuses, counted in flight for graceful shutdown, its request checked for what
+// could not be decoded, then its handler.
 import {
+  type Metadata,
   type MethodDefinition,
   type ServerUnaryCall,
   type ServiceDefinition,
   type UntypedServiceImplementation,
   type sendUnaryData,
-  status,
 } from '@grpc/grpc-js';
-import { callDeadline, type Deadline } from '../domain/deadline';
-import { badRequest, callCancelled, type DomainError, deadlineExceeded } from '../domain/errors';
-import { callerOf, outcomeOf } from './admission';
+import { callDeadline } from '../domain/deadline';
+import { callCancelled, type DomainError, deadlineExceeded } from '../domain/errors';
+import { callerOf, recordingOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
-import { undecodable } from './decoding';
-import { toStatusError } from './errors';
+import { type CallContext, type Handle, pipeline, requestIdOf } from './pipeline/call-context';
+import { countedInFlight, decodedRequest, recorded } from './pipeline/steps';
 
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
 
-/** Each handler gets the decoded request and the call's deadline, and returns the response or its encoding (encoded-responses.ts). */
+/** Each handler gets the decoded request and the call's context, and returns the response or its encoding (encoded-responses.ts). */
 export type Handlers<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: RequestOf<S[K]>, deadline: Deadline) => Promise<ResponseOf<S[K]> | Buffer>;
+  [K in keyof S]: (request: RequestOf<S[K]>, context: CallContext) => Promise<ResponseOf<S[K]> | Buffer>;
 };
 
 type UnaryCall = ServerUnaryCall<unknown, unknown>;
@@ -33,40 +33,32 @@ export function implement<S extends ServiceDefinition>(
   handlers: Handlers<S>,
   hooks: CallHooks,
 ): UntypedServiceImplementation {
+  const steps = [recorded, countedInFlight(hooks.inFlight), decodedRequest];
   const implementation: UntypedServiceImplementation = {};
   for (const key of Object.keys(definition) as (keyof S & string)[]) {
     const path = definition[key]!.path;
-    const handle = handlers[key] as (request: unknown, deadline: Deadline) => Promise<unknown>;
+    const handle = pipeline(steps, handlers[key] as Handle);
     implementation[key] = (call: UnaryCall, callback: sendUnaryData<unknown>) => {
-      hooks.inFlight.begin();
-      // Recording started when the call was admitted (so its duration includes any wait for a turn);
-      // should a handler ever be served without the call guard, it starts now.
-      const finish = outcomeOf(call.metadata) ?? recordCall(hooks, path, call.metadata);
-      const deadline = callDeadline(call.getDeadline(), () => givenUp(call));
-      checkedRequest(call.request)
-        .then((request) => handle(request, deadline))
-        .then(
-          (response) => {
-            callback(null, response);
-            finish(status.OK, callerOf(call.metadata));
-            hooks.inFlight.end();
-          },
-          (error: unknown) => {
-            const statusError = toStatusError(error);
-            callback(statusError);
-            finish(statusError.code, callerOf(call.metadata), error);
-            hooks.inFlight.end();
-          },
-        );
+      handle(call.request, callContext(call, path, hooks)).then(
+        (response) => callback(null, response),
+        (statusError) => callback(statusError),
+      );
     };
   }
   return implementation;
 }
 
-/** The request as decoded, or INVALID_ARGUMENT naming what could not be decoded (decoding.ts). */
-export function checkedRequest(request: unknown): Promise<unknown> {
-  const violations = undecodable(request);
-  return violations ? Promise.reject(badRequest(violations)) : Promise.resolve(request);
+function callContext(call: UnaryCall, path: string, hooks: CallHooks): CallContext {
+  const metadata: Metadata = call.metadata;
+  return {
+    path,
+    deadline: callDeadline(call.getDeadline(), () => givenUp(call)),
+    caller: callerOf(metadata),
+    requestId: requestIdOf(metadata),
+    // Started when the call was admitted, so its duration includes any wait for a turn; should a
+    // handler ever be served without the call guard, it starts now.
+    recording: recordingOf(metadata) ?? recordCall(hooks, path),
+  };
 }
 
 /**

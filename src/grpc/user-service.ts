@@ -9,15 +9,15 @@ export function userService(users: Users, hooks: CallHooks) {
   return implement(
     UserServiceService,
     {
-      createUser: async (request, deadline) => {
+      createUser: async (request, { deadline }) => {
         const { user, issued } = await users.create(request, deadline);
         return {
           user: userMessage(user),
           authToken: issued && authTokenMessage(issued.authToken, issued.secret),
         };
       },
-      getUser: async (request, deadline) => userMessage(await users.get(request, deadline)),
-      deleteUser: async (request, deadline) => ({ archivedTokenCount: await users.delete(request, deadline) }),
+      getUser: async (request, { deadline }) => userMessage(await users.get(request, deadline)),
+      deleteUser: async (request, { deadline }) => ({ archivedTokenCount: await users.delete(request, deadline) }),
     },
     hooks,
   );

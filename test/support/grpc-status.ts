@@ -54,7 +54,7 @@ export function detailTypes(raw: Uint8Array): string[] {
 }
 
 /** The ErrorInfo reason of a failed call, or '' when it carries none (e.g. a transport failure). */
-export function reasonOf(error: ServiceError): string {
+export function reasonOf(error: Pick<ServiceError, 'code' | 'metadata'>): string {
   const raw = error.metadata?.get(STATUS_DETAILS_KEY)[0];
   return Buffer.isBuffer(raw) ? decodeStatusDetails(error.code, raw).reason : '';
 }

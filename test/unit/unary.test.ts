@@ -1,12 +1,7 @@
-// The request check and the caller's give-up answer of a unary call (src/grpc/unary.ts), on their own.
+// Whether a unary call's client has given up (src/grpc/unary.ts), on its own.
 import { expect, test } from 'vitest';
 import { ErrorReason } from '../../src/domain/errors';
-import { checkedRequest, givenUp } from '../../src/grpc/unary';
-
-test('checkedRequest: a request as decoded passes as is', async () => {
-  const request = { uid: 'alice' };
-  await expect(checkedRequest(request)).resolves.toBe(request);
-});
+import { givenUp } from '../../src/grpc/unary';
 
 test('givenUp: a call still open is wanted, whatever its deadline', () => {
   expect(givenUp({ cancelled: false, getDeadline: () => Date.now() - 1_000 })).toBeUndefined();
