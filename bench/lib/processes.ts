@@ -2,13 +2,14 @@
 // about them: resident memory and CPU time.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { freePort } from '../../src/embedded-mongod/mongod-process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, Metadata } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/health/v1/health';
 import { memoryOf } from '../../test/support/process-memory';
 import { serveCommand } from '../../test/support/serve-command';
+import { startServerProcess } from '../../test/support/server-process';
+import { processStat } from '../../src/embedded-mongod/leftover-mongod';
 
 export const REPO_ROOT = resolve(__dirname, '../..');
 
@@ -64,18 +65,6 @@ const children = new Set<ChildProcess>();
 process.once('exit', () => children.forEach((c) => c.exitCode === null && c.kill('SIGKILL')));
 
 
-/** Environment without the variables that would change what the service does (tracing, config). */
-function baseEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(
-      ([key]) =>
-        !key.startsWith('OTEL_') &&
-        !key.startsWith('TLS_') &&
-        !['PORT', 'HOST', 'METRICS_PORT', 'MONGODB_URI', 'MONGODB_DB', 'LOG_LEVEL', 'MAX_TOKENS_PER_USER', 'API_KEYS', 'API_KEYS_FILE', 'RATE_LIMIT_PER_KEY', 'UID_CREATE_LIMIT_PER_MINUTE', 'VALIDATION_CACHE_ENTRIES'].includes(key),
-    ),
-  );
-}
-
 export interface ServiceOptions {
   mongoUri: string;
   dbName: string;
@@ -99,59 +88,40 @@ export function productionNodeFlags(): string[] {
 }
 
 /**
- * Starts `node dist/src/main.js`. At LOG_LEVEL=warn the service does not print its "listening"
- * line (an info line), so the ports are chosen here (free ports, passed as PORT and METRICS_PORT)
- * and readiness is the standard gRPC health check of AuthTokenService reporting SERVING.
+ * Starts the service from dist/ as `npm run serve` runs it (test/support/server-process.ts), and
+ * resolves once AuthTokenService is SERVING (the database answered).
  */
 export async function startService(options: ServiceOptions): Promise<Child & { metricsPort: number }> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    const metricsPort = await freePort();
-    const nodeArgs = [
-      ...productionNodeFlags(),
-      ...(options.nodeOptions ?? []),
-      ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : []),
-    ];
-    const child = spawn(process.execPath, [...nodeArgs, options.entry ?? 'dist/src/main.js'], {
-      cwd: REPO_ROOT,
-      env: {
-        ...baseEnv(),
-        ...serveCommand().env,
-        MONGODB_URI: options.mongoUri,
-        MONGODB_DB: options.dbName,
-        HOST: '127.0.0.1',
-        PORT: String(port),
-        METRICS_PORT: String(metricsPort),
-        LOG_LEVEL: options.logLevel,
-        MAX_TOKENS_PER_USER: String(options.maxTokensPerUser),
-        API_KEYS: options.apiKeyEntry ?? '',
-        // The limiters stay on (their code runs on every call) but far above the load: the
-        // benchmark measures the work, not the refusals.
-        RATE_LIMIT_PER_KEY: '1000000',
-        UID_CREATE_LIMIT_PER_MINUTE: '100000',
-        ...options.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    const tracked = track(child, port);
-    const ready = await Promise.race([
-      waitServing(port, 'authtoken.v1.AuthTokenService', 60_000),
-      tracked.exited.then(() => false),
-    ]);
-    if (ready) return { ...tracked, metricsPort };
-    await tracked.stop(1_000);
-    // A port taken between choosing and binding: try again with others.
-    if (attempt < 3 && /EADDRINUSE|No address added/.test(tracked.output())) continue;
-    throw new Error(`the service did not become ready:\n${tracked.output()}`);
-  }
+  const service = await startServerProcess(
+    {
+      MONGODB_URI: options.mongoUri,
+      MONGODB_DB: options.dbName,
+      LOG_LEVEL: options.logLevel,
+      MAX_TOKENS_PER_USER: String(options.maxTokensPerUser),
+      API_KEYS: options.apiKeyEntry ?? '',
+      // The limiters stay on (their code runs on every call) but far above the load: the
+      // benchmark measures the work, not the refusals.
+      RATE_LIMIT_PER_KEY: '1000000',
+      UID_CREATE_LIMIT_PER_MINUTE: '100000',
+      ...options.env,
+    },
+    {
+      served: true,
+      entry: options.entry,
+      nodeFlags: [...(options.nodeOptions ?? []), ...(options.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`] : [])],
+    },
+  );
+  const child = { process: service.process, pid: service.process.pid!, port: service.port, output: service.output, stop: service.stop };
+  if (await waitServing(service.port, 'authtoken.v1.AuthTokenService', 60_000)) return { ...child, metricsPort: service.metricsPort };
+  await service.stop();
+  throw new Error(`the service did not become ready:\n${service.output()}`);
 }
 
 /** Starts bench/noop-server.ts and resolves once it prints its "listening" line. */
 export async function startNoopServer(cannedFile: string): Promise<Child> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/noop-server.ts', '--canned', cannedFile], {
     cwd: REPO_ROOT,
-    env: baseEnv(),
+    env: process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(child);
@@ -193,19 +163,8 @@ async function waitServing(port: number, service: string, limitMs: number): Prom
 
 /** CPU time (user + system) a process has used so far, in ms. */
 export function cpuMsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start at field 3.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    return (ticks * 1000) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
+  return processStat(pid)?.cpuMs ?? NaN;
 }
-
-/** USER_HZ: 100 on every Linux this runs on. */
-const CLOCK_TICKS = 100;
 
 /**
  * Busy, stolen and total jiffies of the whole machine: the share of CPU in use during a run, and

@@ -40,15 +40,20 @@ function isRunning(pid: number): boolean {
   return stat !== undefined && stat.state !== 'Z';
 }
 
-/** A process's state letter and parent pid, from /proc/<pid>/stat; undefined once it is gone. */
-export function processStat(pid: number): { state: string; parent: number } | undefined {
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
+
+/** A process's state letter, parent pid and CPU time so far, from /proc/<pid>/stat; undefined once it is gone. */
+export function processStat(pid: number): { state: string; parent: number; cpuMs: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
-  // After the parenthesised command name (which may hold spaces): state, then parent pid.
-  const [state = '', parent = ''] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state, parent: Number(parent) };
+  // After the parenthesised command name (which may hold spaces): state (field 3), parent pid (4),
+  // and at fields 14 and 15 the user and system CPU time in clock ticks.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const cpuTicks = Number(fields[11]) + Number(fields[12]);
+  return { state: fields[0] ?? '', parent: Number(fields[1]), cpuMs: (cpuTicks * 1000) / CLOCK_TICKS };
 }

@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
 import { type RunResult, runBinary } from '../support/go-binaries';
-import { promised, startTestService, type TestService } from '../support/service';
+import { promised } from '../support/promised-client';
+import { startTestService, type TestService } from '../support/service';
 
 const run = promisify(execFile);
 

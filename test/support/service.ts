@@ -1,15 +1,15 @@
 // Starts the real service in-process on 127.0.0.1:0 against the test mongod, with its own
 // database, and gives typed clients for it.
 import { randomUUID } from 'node:crypto';
-import { type CallOptions, type Client, credentials, Metadata, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
+import { credentials } from '@grpc/grpc-js';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/observability/logger';
 import { startApp } from '../../src/app';
-import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
+import { type PromisedClient, promised } from './promised-client';
 
 export interface TestService {
   users: PromisedClient<typeof UserServiceService>;
@@ -58,28 +58,4 @@ export async function startTestService(
       await service.stop();
     },
   };
-}
-
-/** A generated client as promises, taking partial requests (unset fields get proto defaults). */
-export type PromisedClient<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: Partial<RequestOf<S[K]>>, metadata?: Metadata, options?: CallOptions) => Promise<ResponseOf<S[K]>>;
-};
-
-export function promised<S extends ServiceDefinition>(definition: S, client: Client): PromisedClient<S> {
-  const methods: Record<string, unknown> = {};
-  for (const [key, method] of Object.entries(definition)) {
-    // Decoding an empty message yields every field at its proto default.
-    const defaults = method.requestDeserialize(Buffer.alloc(0));
-    methods[key] = (request: object, metadata = new Metadata(), options: CallOptions = {}) =>
-      new Promise((resolve, reject) =>
-        (client as unknown as Record<string, Function>)[key]!.call(
-          client,
-          { ...defaults, ...request },
-          metadata,
-          options,
-          (error: ServiceError | null, response: unknown) => (error ? reject(error) : resolve(response)),
-        ),
-      );
-  }
-  return methods as PromisedClient<S>;
 }
