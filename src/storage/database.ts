@@ -6,6 +6,7 @@ import type { TokenStore } from '../domain/token-store';
 import type { Logger } from '../observability/logger';
 import { cachingValidations } from './cache/caching-token-store';
 import { USERS, type UserDoc } from './documents';
+import { plainTokenStore } from './committed-writes';
 import { translatingDriverErrors } from './driver-errors';
 import { ensureIndexes } from './indexes';
 import { MongoTokenStore } from './mongo-token-store';
@@ -47,13 +48,13 @@ export function openDatabase(options: DatabaseOptions): Database {
   const db = client.db(options.dbName);
   const prepare = () => ensureIndexes(db, options.archiveRetentionDays);
   if (options.validationCacheEntries === 0) {
-    return { store: translatingDriverErrors(new MongoTokenStore(client, db)), client, prepare, close: () => client.close() };
+    return { store: plainTokenStore(translatingDriverErrors(new MongoTokenStore(client, db))), client, prepare, close: () => client.close() };
   }
   const cache = new ValidationCache(options.validationCacheEntries);
   const feed = followUserChanges(db.collection<UserDoc>(USERS), cache, options.log);
-  const store = translatingDriverErrors(new MongoTokenStore(client, db, (committedAt) => feed.delivered(committedAt)));
+  const store = translatingDriverErrors(new MongoTokenStore(client, db));
   return {
-    store: cachingValidations(store, cache, options.observeCacheLookup),
+    store: cachingValidations(store, cache, feed, options.observeCacheLookup),
     client,
     prepare,
     async close() {

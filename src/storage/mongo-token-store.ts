@@ -2,11 +2,13 @@
 // and an archive collection for every token that stops being active.
 //
 // Every change that archives tokens runs in one transaction with the change to the user document,
-// so a crash between the two can lose nothing: either both happen or neither does.
-import type { ClientSession, Collection, Db, Filter, MongoClient, Timestamp } from 'mongodb';
+// so a crash between the two can lose nothing: either both happen or neither does. Those
+// transactions return when they committed (committed-writes.ts), for the cache in front.
+import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
 import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
-import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../domain/token-store';
+import type { IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
+import type { Committed, CommittingTokenStore } from './committed-writes';
 import {
   ARCHIVED_TOKENS,
   type ArchivedTokenDoc,
@@ -36,15 +38,13 @@ const DUPLICATE_KEY = 11000;
  */
 const LAST_USE_WRITE_BUDGET_MS = 250;
 
-export class MongoTokenStore implements TokenStore {
+export class MongoTokenStore implements CommittingTokenStore {
   private readonly users: Collection<UserDoc>;
   private readonly archive: Collection<ArchivedTokenDoc>;
 
   constructor(
     private readonly client: MongoClient,
     db: Db,
-    /** What waits for a committed revocation to reach the validation caches (nothing without one). */
-    private readonly revocationDelivered: (committedAt: Timestamp) => Promise<void> = async () => undefined,
   ) {
     this.users = db.collection<UserDoc>(USERS);
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
@@ -64,7 +64,7 @@ export class MongoTokenStore implements TokenStore {
     return doc ? toUser(doc) : undefined;
   }
 
-  deleteUser(uid: string, now: Date, deadline: Deadline): Promise<number> {
+  deleteUser(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
     return this.inTransaction(deadline, async (session) => {
       const deleted = await this.users.findOneAndDelete(
         { _id: uid },
@@ -76,7 +76,7 @@ export class MongoTokenStore implements TokenStore {
     });
   }
 
-  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<IssueResult> {
+  async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<Committed<IssueResult>> {
     const { uid } = token;
     const max = options.maxTokensPerUser;
     if (options.replaceDeviceId === undefined) {
@@ -93,7 +93,7 @@ export class MongoTokenStore implements TokenStore {
         timeLimit(deadline),
       );
       if (belowCap.matchedCount === 1) {
-        return { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] };
+        return { result: { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] }, committedAt: undefined };
       }
     }
     return this.inTransaction(deadline, async (session) => {
@@ -173,7 +173,7 @@ export class MongoTokenStore implements TokenStore {
     });
   }
 
-  flushTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {
+  flushTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
     return this.inTransaction(deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
         { _id: uid },
@@ -242,15 +242,14 @@ export class MongoTokenStore implements TokenStore {
   }
 
   /**
-   * Runs `work` in a transaction. Every transaction here revokes tokens (or may), so once it has
-   * committed a change to `users` (`changedUsers`), it returns only when this replica's change
-   * stream has delivered that change; other replicas' streams get it at about the same moment.
+   * Runs `work` in a transaction. Every transaction here revokes tokens (or may), so it returns
+   * when it committed a change to `users` (`changedUsers`), for the caches to wait for.
    */
   private async inTransaction<T>(
     deadline: Deadline,
     work: (session: ClientSession) => Promise<T>,
     changedUsers: (result: T) => boolean = () => true,
-  ): Promise<T> {
+  ): Promise<Committed<T>> {
     // withTransaction reruns the work on transient errors: right for write conflicts, but an
     // unreachable database would only make every rerun wait out server selection again. And before
     // it gives up, it aborts the transaction, which waits out server selection once more (5 s after
@@ -281,8 +280,7 @@ export class MongoTokenStore implements TokenStore {
     });
     transaction.catch(() => undefined); // when it loses the race below, its failure is already answered
     const { result, committedAt } = await Promise.race([transaction, foundUnreachable]);
-    if (committedAt && changedUsers(result)) await this.revocationDelivered(committedAt);
-    return result;
+    return { result, committedAt: changedUsers(result) ? committedAt : undefined };
   }
 }
 

@@ -44,10 +44,11 @@ const PIPELINE = [
 
 export interface UserChangeFeed {
   /**
-   * Resolves once the feed has delivered the change committed at `time` (and so has every other
-   * replica's, give or take scheduling), at once if the feed is not live, or after STALE_AFTER_MS.
+   * Resolves true once the feed has delivered the change committed at `time` (and so has every
+   * other replica's, give or take scheduling); false at once if the feed is not live, or after
+   * STALE_AFTER_MS, or if the feed stops meanwhile.
    */
-  delivered(time: Timestamp): Promise<void>;
+  delivered(time: Timestamp): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -63,7 +64,7 @@ class FollowedUserChanges implements UserChangeFeed {
   private failing = false;
   /** Commit time of the last change delivered, and who waits for a later one. */
   private deliveredUpTo: Timestamp | undefined;
-  private readonly waiting = new Set<{ time: Timestamp; done: () => void }>();
+  private readonly waiting = new Set<{ time: Timestamp; done: (delivered: boolean) => void }>();
   private readonly following: Promise<void>;
 
   constructor(
@@ -74,11 +75,12 @@ class FollowedUserChanges implements UserChangeFeed {
     this.following = this.follow();
   }
 
-  async delivered(time: Timestamp): Promise<void> {
-    if (!this.cache.live || (this.deliveredUpTo && notAfter(time, this.deliveredUpTo))) return;
-    await new Promise<void>((done) => {
-      const waiter = { time, done: () => (clearTimeout(timer), done()) };
-      const timer = setTimeout(() => (this.waiting.delete(waiter), done()), STALE_AFTER_MS);
+  async delivered(time: Timestamp): Promise<boolean> {
+    if (!this.cache.live) return false;
+    if (this.deliveredUpTo && notAfter(time, this.deliveredUpTo)) return true;
+    return new Promise<boolean>((done) => {
+      const waiter = { time, done: (delivered: boolean) => (clearTimeout(timer), done(delivered)) };
+      const timer = setTimeout(() => (this.waiting.delete(waiter), done(false)), STALE_AFTER_MS);
       this.waiting.add(waiter);
     });
   }
@@ -131,11 +133,13 @@ class FollowedUserChanges implements UserChangeFeed {
     }
   }
 
+  /** Wakes the waiters whose change was delivered; with `all` (the feed stopped), every waiter, undelivered. */
   private release(all: boolean): void {
     for (const waiter of this.waiting) {
-      if (all || (this.deliveredUpTo && notAfter(waiter.time, this.deliveredUpTo))) {
+      const delivered = this.deliveredUpTo !== undefined && notAfter(waiter.time, this.deliveredUpTo);
+      if (all || delivered) {
         this.waiting.delete(waiter);
-        waiter.done();
+        waiter.done(!all && delivered);
       }
     }
   }
