@@ -4,6 +4,7 @@
 // non-revoking write that changes a token.
 import { Timestamp } from 'mongodb';
 import { expect, test } from 'vitest';
+import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import { callDeadline } from '../../src/domain/deadline';
 import type { TokenStore } from '../../src/domain/token-store';
 import { cachingValidations } from '../../src/storage/cache/caching-token-store';
@@ -26,22 +27,9 @@ const METHODS: (keyof TokenStore)[] = [
 ];
 const at = new Date('2026-01-01T00:00:00Z');
 const deadline = callDeadline(Infinity);
-const hash = Buffer.alloc(32, 7);
-const held: CachedLookup = {
-  user: { uid: 'alice', name: 'Alice', metadata: undefined, createTime: at, updateTime: at },
-  token: {
-    tokenId: 'tid_7',
-    uid: 'alice',
-    tokenHash: hash,
-    createTime: at,
-    updateTime: at,
-    lastUsedTime: undefined,
-    platform: '',
-    deviceId: '',
-    userAgent: '',
-    appInfo: undefined,
-  },
-};
+const token = newToken('alice', NO_DEVICE, at).stored;
+const hash = token.tokenHash;
+const held: CachedLookup = { user: { uid: 'alice', name: 'Alice', metadata: undefined, createTime: at, updateTime: at }, token };
 
 /**
  * A caching store over a fake whose flush commits at `committedAt` (or fails), and whose feed
@@ -89,12 +77,12 @@ test('a revoking write that failed drops them too: it may have applied', async (
 
 test('an issue below the cap revokes nothing and drops nothing', async () => {
   const { store, stillCached } = await setUp();
-  await store.issueToken({ ...held.token, tokenId: 'tid_8' }, { replaceDeviceId: undefined, maxTokensPerUser: 10 }, at, deadline);
+  await store.issueToken(newToken('alice', NO_DEVICE, at).stored, { replaceDeviceId: undefined, maxTokensPerUser: 10 }, at, deadline);
   expect(await stillCached()).toBe(true);
 });
 
 test('an update of a token drops the user\'s entries at once (it has no commit time to wait for)', async () => {
   const { store, stillCached } = await setUp();
-  await store.updateToken('alice', { tokenId: 'tid_7' }, { platform: 'ios' }, at, deadline);
+  await store.updateToken('alice', { tokenId: token.tokenId }, { platform: 'ios' }, at, deadline);
   expect(await stillCached()).toBe(false);
 });
