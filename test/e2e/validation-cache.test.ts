@@ -212,25 +212,6 @@ test('UpdateAuthToken on one replica shows in the next validation on the other',
   expect(after.ok && after.response.authToken?.platform).toBe('ios');
 });
 
-test('a recorded last use keeps the user\'s other tokens in memory, on this replica and the other, and updates its own entry', async () => {
-  await createUser(a, 'last-use');
-  const first = await issue(a, 'last-use');
-  const other = await tokenHeldBy(b, 'last-use');
-  await servedFromMemory(a, other.secret);
-  const sentinel = await sentinelHeldBy(b, 'last-use');
-  // The first validation of `first` records its first use: a write to the user's document.
-  const recorded = await validate(a, first.secret);
-  expect(recorded.lookup).toBe('miss');
-  const usedAt = recorded.ok && recorded.response.authToken?.lastUsedTime;
-  expect(usedAt).toBeInstanceOf(Date);
-  await sentinel.delivered();
-  // Before, every replica dropped all of the user's cached tokens on such a write.
-  expect([(await validate(b, other.secret)).lookup, (await validate(a, other.secret)).lookup]).toEqual(['hit', 'hit']);
-  const again = await validate(a, first.secret);
-  expect(again.lookup).toBe('hit');
-  expect(again.ok && again.response.authToken?.lastUsedTime).toEqual(usedAt);
-});
-
 test('while its change stream is stalled, a replica reads every validation from the database, then caches again once it is back', async () => {
   await createUser(a, 'stalled');
   const revoked = await tokenHeldBy(b, 'stalled');

@@ -173,32 +173,3 @@ describe('when the feed cannot be trusted', () => {
     expect((await read('alice', a)).result).toBe('bypass');
   });
 });
-
-describe('a recorded last use', () => {
-  test('updates that token\'s entry in place and leaves the user\'s other tokens cached', async () => {
-    const { cache } = liveCache();
-    const { read, reads } = reader(cache);
-    const [one, two] = [lookupOf('alice', 1), lookupOf('alice', 2)];
-    await read('alice', one);
-    await read('alice', two);
-    const usedAt = new Date('2026-01-02T00:00:00Z');
-    cache.usedAt('alice', 'tid_1', usedAt);
-    const [again, other] = [await read('alice', one), await read('alice', two)];
-    expect([again.result, again.found?.token.lastUsedTime, other.result, reads()]).toEqual(['hit', usedAt, 'hit', 2]);
-    // The cached record is replaced, never changed in place (records are read-only).
-    expect(one.found.token.lastUsedTime).toBeUndefined();
-  });
-
-  test('refused because another replica recorded a later one: only that token is read again', async () => {
-    const { cache } = liveCache();
-    const { read, reads } = reader(cache);
-    const [one, two] = [lookupOf('alice', 1), lookupOf('alice', 2)];
-    await read('alice', one);
-    await read('alice', two);
-    cache.forgetToken('alice', 'tid_1');
-    expect([(await read('alice', one)).result, (await read('alice', two)).result, reads()]).toEqual(['miss', 'hit', 3]);
-    cache.forgetToken('alice', 'tid_1');
-    cache.forgetToken('alice', 'tid_2');
-    expect(cache.size).toBe(0);
-  });
-});

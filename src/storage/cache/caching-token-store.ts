@@ -4,8 +4,7 @@
 // - a revoking write that committed returns once the change feed has delivered its change, which
 //   dropped its user's entries here (and on every other replica at about the same moment);
 // - any other write that changes tokens drops its user's entries itself, as does a write that
-//   failed (it may still have applied), or whose change the feed did not deliver in time;
-// - a recorded last use updates its token's entry instead.
+//   failed (it may still have applied), or whose change the feed did not deliver in time.
 import type { TokenStore } from '../../domain/token-store';
 import type { CacheLookupResult } from '../../domain/token-events';
 import type { Committed, CommittingTokenStore } from '../committed-writes';
@@ -54,20 +53,7 @@ export function cachingValidations(
     updateToken: invalidating(store.updateToken.bind(store)),
     deleteToken: revoking(store.deleteToken.bind(store), firstArg),
     flushTokens: revoking(store.flushTokens.bind(store), firstArg),
-    async recordTokenUse(uid, tokenId, changes, now, usedAfter, deadline) {
-      let recorded: boolean | undefined;
-      try {
-        recorded = await store.recordTokenUse(uid, tokenId, changes, now, usedAfter, deadline);
-        return recorded;
-      } finally {
-        // Only the time changed: the cached token takes it (and the change feed leaves the user's
-        // entries be, user-change-feed.ts). Refused: another replica recorded a later use, so
-        // this entry's time is stale. A device change, or a failure: as any other write.
-        if (recorded && Object.keys(changes).length === 0) cache.usedAt(uid, tokenId, now);
-        else if (recorded === false) cache.forgetToken(uid, tokenId);
-        else cache.invalidate(uid);
-      }
-    },
+    recordTokenUse: invalidating(store.recordTokenUse.bind(store)),
     listArchivedTokens: store.listArchivedTokens.bind(store),
     async findActiveToken(uid, tokenHash, deadline) {
       const { found, result } = await cache.lookup(uid, tokenHash, () => store.findActiveToken(uid, tokenHash, deadline));

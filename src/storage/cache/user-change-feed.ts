@@ -9,38 +9,8 @@ import { FEED_HEARTBEAT_MS, STALE_AFTER_MS, type ValidationCache } from './valid
 /** After a failure, the feed is opened again after this long (the cache is bypassed meanwhile). */
 const REOPEN_AFTER_MS = 1_000;
 
-/** What a recorded last use sets (mongo-token-store.ts recordTokenUse), and nothing else. */
-const LAST_USE_FIELD = /^tokens\.\d+\.lastUsedTime$/;
-
-/**
- * Only which document changed, never its contents: events stay small. And whether the change only
- * recorded last uses (`lastUseOnly`): the replica that wrote it refreshed its own entry
- * (caching-token-store.ts), and another replica's stale time costs it one refused write and one
- * read of that token, not every cached token of the user.
- */
-const PIPELINE = [
-  {
-    $project: {
-      operationType: 1,
-      documentKey: 1,
-      clusterTime: 1,
-      lastUseOnly: {
-        $let: {
-          vars: { updated: { $objectToArray: { $ifNull: ['$updateDescription.updatedFields', {}] } } },
-          in: {
-            $and: [
-              { $eq: ['$operationType', 'update'] },
-              { $eq: [{ $size: { $ifNull: ['$updateDescription.removedFields', []] } }, 0] },
-              { $eq: [{ $size: { $ifNull: ['$updateDescription.truncatedArrays', []] } }, 0] },
-              { $gt: [{ $size: '$$updated' }, 0] },
-              { $allElementsTrue: [{ $map: { input: '$$updated', in: { $regexMatch: { input: '$$this.k', regex: LAST_USE_FIELD } } } }] },
-            ],
-          },
-        },
-      },
-    },
-  },
-];
+/** Only which document changed, never its contents: events stay small. */
+const PIPELINE = [{ $project: { operationType: 1, documentKey: 1, clusterTime: 1 } }];
 
 export interface UserChangeFeed {
   /**
@@ -127,7 +97,7 @@ class FollowedUserChanges implements UserChangeFeed {
         this.lose();
         return;
       }
-      if (!(change as { lastUseOnly?: boolean }).lastUseOnly) this.cache.invalidate(change.documentKey._id);
+      this.cache.invalidate(change.documentKey._id);
       this.deliveredUpTo = change.clusterTime;
       this.release(false);
     }

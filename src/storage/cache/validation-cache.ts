@@ -3,8 +3,7 @@
 // Every replica follows every change to every user document (UserChangeFeed) and drops the cached
 // tokens of that user, so a token revoked, evicted or replaced through any replica, or by hand in
 // the database, is refused by this one as soon as the change reaches it. Writes through this
-// replica also drop their user's entries themselves, before they return. A recorded last use is
-// the exception: it changes one field of one token, which its replica updates in place. While the feed is not
+// replica also drop their user's entries themselves, before they return. While the feed is not
 // proven live (not started yet, failed, or silent for longer than STALE_AFTER_MS) nothing is served
 // from memory and nothing is cached: every lookup reads the database, as without a cache.
 import type { StoredAuthToken, User } from '../../domain/model';
@@ -86,23 +85,6 @@ export class ValidationCache {
     this.keysByUid.delete(uid);
   }
 
-  /** The token's use at `time` was recorded, and nothing else changed: its cached entry says so. */
-  usedAt(uid: string, tokenId: string, time: Date): void {
-    const key = this.keyOf(uid, tokenId);
-    const cached = key && this.entries.get(key);
-    if (cached) this.entries.set(key, { user: cached.user, token: { ...cached.token, lastUsedTime: time } });
-  }
-
-  /** Forgets one token of the user: its entry is stale (another replica recorded a later use). */
-  forgetToken(uid: string, tokenId: string): void {
-    const key = this.keyOf(uid, tokenId);
-    if (!key) return;
-    this.entries.delete(key);
-    const keys = this.keysByUid.get(uid)!;
-    keys.delete(key);
-    if (keys.size === 0) this.keysByUid.delete(uid);
-  }
-
   /** Forgets everything: the feed failed or may have missed changes. */
   clear(): void {
     for (const ticket of this.pending) ticket.invalidated = true;
@@ -120,11 +102,6 @@ export class ValidationCache {
   lost(): void {
     this.lastHeardAt = -Infinity;
     this.clear();
-  }
-
-  private keyOf(uid: string, tokenId: string): string | undefined {
-    for (const key of this.keysByUid.get(uid) ?? []) if (this.entries.get(key)?.token.tokenId === tokenId) return key;
-    return undefined;
   }
 
   private add(key: string, found: CachedLookup): void {
