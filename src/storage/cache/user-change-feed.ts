@@ -14,11 +14,10 @@ const PIPELINE = [{ $project: { operationType: 1, documentKey: 1, clusterTime: 1
 
 export interface UserChangeFeed {
   /**
-   * Resolves true once the feed has delivered the change committed at `time` (and so has every
-   * other replica's, give or take scheduling); false at once if the feed is not live, or after
-   * STALE_AFTER_MS, or if the feed stops meanwhile.
+   * Resolves once the feed has delivered the change committed at `time` (and so has every other
+   * replica's, give or take scheduling), at once if the feed is not live, or after STALE_AFTER_MS.
    */
-  delivered(time: Timestamp): Promise<boolean>;
+  delivered(time: Timestamp): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -34,7 +33,7 @@ class FollowedUserChanges implements UserChangeFeed {
   private failing = false;
   /** Commit time of the last change delivered, and who waits for a later one. */
   private deliveredUpTo: Timestamp | undefined;
-  private readonly waiting = new Set<{ time: Timestamp; done: (delivered: boolean) => void }>();
+  private readonly waiting = new Set<{ time: Timestamp; done: () => void }>();
   private readonly following: Promise<void>;
 
   constructor(
@@ -45,12 +44,11 @@ class FollowedUserChanges implements UserChangeFeed {
     this.following = this.follow();
   }
 
-  async delivered(time: Timestamp): Promise<boolean> {
-    if (!this.cache.live) return false;
-    if (this.deliveredUpTo && notAfter(time, this.deliveredUpTo)) return true;
-    return new Promise<boolean>((done) => {
-      const waiter = { time, done: (delivered: boolean) => (clearTimeout(timer), done(delivered)) };
-      const timer = setTimeout(() => (this.waiting.delete(waiter), done(false)), STALE_AFTER_MS);
+  async delivered(time: Timestamp): Promise<void> {
+    if (!this.cache.live || (this.deliveredUpTo && notAfter(time, this.deliveredUpTo))) return;
+    await new Promise<void>((done) => {
+      const waiter = { time, done: () => (clearTimeout(timer), done()) };
+      const timer = setTimeout(() => (this.waiting.delete(waiter), done()), STALE_AFTER_MS);
       this.waiting.add(waiter);
     });
   }
@@ -103,13 +101,11 @@ class FollowedUserChanges implements UserChangeFeed {
     }
   }
 
-  /** Wakes the waiters whose change was delivered; with `all` (the feed stopped), every waiter, undelivered. */
   private release(all: boolean): void {
     for (const waiter of this.waiting) {
-      const delivered = this.deliveredUpTo !== undefined && notAfter(waiter.time, this.deliveredUpTo);
-      if (all || delivered) {
+      if (all || (this.deliveredUpTo && notAfter(waiter.time, this.deliveredUpTo))) {
         this.waiting.delete(waiter);
-        waiter.done(!all && delivered);
+        waiter.done();
       }
     }
   }
