@@ -147,11 +147,15 @@ export class AuthTokens {
     return archived;
   }
 
-  async flush(input: { uid: string }, deadline: Deadline): Promise<number> {
+  /** Without `exceptAuthToken` or `deviceId` (or with them empty), every active token. */
+  async flush(input: { uid: string; exceptAuthToken?: string; deviceId?: string }, deadline: Deadline): Promise<number> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
+    const except = input.exceptAuthToken ? v.tokenRef('except_auth_token', input.exceptAuthToken) : undefined;
+    const deviceId = v.shortText('device_id', input.deviceId ?? '');
     v.check();
-    const count = await this.store.flushTokens(uid, this.clock(), deadline);
+    const scope = { ...(except && { except: except.ref }), ...(deviceId !== '' && { deviceId }) };
+    const count = await this.store.flushTokens(uid, scope, this.clock(), deadline);
     this.events.archived('FLUSHED', count);
     return count;
   }

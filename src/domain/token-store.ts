@@ -22,6 +22,14 @@ export interface IssueResult {
 
 export type TokenChanges = Partial<DeviceInfo>;
 
+/** Which of a user's active tokens a flush revokes: all of them unless narrowed. */
+export interface FlushScope {
+  /** Keep this token; it must be active (authTokenNotFound otherwise, and nothing is revoked). */
+  readonly except?: TokenRef;
+  /** Only the tokens of this device. */
+  readonly deviceId?: string;
+}
+
 /**
  * Every method takes the deadline of the call it serves: storage stops working for it then
  * (MongoDB's maxTimeMS) and fails with deadlineExceeded; and once the caller has given up
@@ -42,8 +50,8 @@ export interface TokenStore {
   updateToken(uid: string, ref: TokenRef, changes: TokenChanges, now: Date, deadline: Deadline): Promise<AuthToken>;
   /** Archives the token as DELETED, atomically. */
   deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline): Promise<ArchivedAuthToken>;
-  /** Archives every active token as FLUSHED, atomically. Returns how many. */
-  flushTokens(uid: string, now: Date, deadline: Deadline): Promise<number>;
+  /** Archives the active tokens in `scope` as FLUSHED, atomically. Returns exactly how many. */
+  flushTokens(uid: string, scope: FlushScope, now: Date, deadline: Deadline): Promise<number>;
 
   /** The validation lookup: one indexed read of one user document. Undefined if not active. */
   findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline): Promise<{ user: User; token: StoredAuthToken } | undefined>;

@@ -7,7 +7,7 @@
 import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
 import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
-import type { IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
+import type { FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
 import type { Committed, CommittingTokenStore } from './committed-writes';
 import {
   ARCHIVED_TOKENS,
@@ -173,17 +173,46 @@ export class MongoTokenStore implements CommittingTokenStore {
     });
   }
 
-  flushTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
+  flushTokens(uid: string, scope: FlushScope, now: Date, deadline: Deadline): Promise<Committed<number>> {
     return this.inTransaction(deadline, async (session) => {
-      const before = await this.users.findOneAndUpdate(
-        { _id: uid },
-        { $set: { tokens: [] } },
-        { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
-      );
-      if (!before) throw uidNotFound(uid);
-      await this.archiveTokens(uid, before.tokens, ArchiveReason.FLUSHED, now, session, deadline);
-      return before.tokens.length;
+      const flushed =
+        scope.except === undefined && scope.deviceId === undefined
+          ? await this.flushAll(uid, session, deadline)
+          : await this.flushSome(uid, scope, session, deadline);
+      await this.archiveTokens(uid, flushed, ArchiveReason.FLUSHED, now, session, deadline);
+      return flushed.length;
     }, (count) => count > 0);
+  }
+
+  /** Empties the user's tokens in one write; resolves with those it held. */
+  private async flushAll(uid: string, session: ClientSession, deadline: Deadline): Promise<TokenDoc[]> {
+    const before = await this.users.findOneAndUpdate(
+      { _id: uid },
+      { $set: { tokens: [] } },
+      { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
+    );
+    if (!before) throw uidNotFound(uid);
+    return before.tokens;
+  }
+
+  /**
+   * Pulls the tokens in `scope`, as read in this transaction: should another writer change the
+   * document before the commit, the pull conflicts and the whole attempt reruns on a new read.
+   */
+  private async flushSome(uid: string, { except, deviceId }: FlushScope, session: ClientSession, deadline: Deadline): Promise<TokenDoc[]> {
+    const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit(deadline) });
+    if (!user) throw uidNotFound(uid);
+    const kept = except && user.tokens.find(isToken(except));
+    if (except && !kept) throw authTokenNotFound();
+    const flushed = user.tokens.filter((t) => t !== kept && (deviceId === undefined || t.deviceId === deviceId));
+    if (flushed.length > 0) {
+      await this.users.updateOne(
+        { _id: uid },
+        { $pull: { tokens: { id: { $in: flushed.map((t) => t.id) } } } },
+        { session, ...timeLimit(deadline) },
+      );
+    }
+    return flushed;
   }
 
   async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
@@ -305,6 +334,11 @@ function stillWanted(deadline: Deadline): void {
 
 function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
   return 'tokenHash' in ref ? { hash: ref.tokenHash } : { id: ref.tokenId };
+}
+
+/** tokenFilter, on a document already read. */
+function isToken(ref: TokenRef): (t: TokenDoc) => boolean {
+  return 'tokenHash' in ref ? (t) => t.hash.equals(ref.tokenHash) : (t) => t.id === ref.tokenId;
 }
 
 function tokenFieldUpdates(changes: TokenChanges): Record<string, unknown> {

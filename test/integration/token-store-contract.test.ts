@@ -13,6 +13,7 @@ import { InMemoryTokenStore } from '../support/in-memory-token-store';
 import { archiveListingCases } from './token-store-contract/archive';
 import { ContractContext } from './token-store-contract/context';
 import { deadlineCases } from './token-store-contract/deadlines';
+import { flushScopeCases } from './token-store-contract/flush-scopes';
 import { issuingCases } from './token-store-contract/issuing';
 import { lastUseCases } from './token-store-contract/last-use';
 import { tokenChangeCases, tokenListingCases, unknownTokenCases } from './token-store-contract/tokens';
@@ -42,6 +43,7 @@ function describeTokenStoreContract(name: string, open: () => Promise<OpenStore>
       archiveListingCases(ctx);
     });
     describe('changing tokens', () => tokenChangeCases(ctx));
+    describe('flushing some tokens', () => flushScopeCases(ctx));
     describe('validation', () => lastUseCases(ctx));
     describe('a call that is over', () => deadlineCases(ctx));
   });

@@ -16,7 +16,7 @@ import {
   type User,
 } from '../../src/domain/model';
 import { newestFirst, oldestFirst } from '../../src/domain/rules';
-import type { IssueOptions, IssueResult, TokenChanges, TokenStore } from '../../src/domain/token-store';
+import type { FlushScope, IssueOptions, IssueResult, TokenChanges, TokenStore } from '../../src/domain/token-store';
 
 interface UserEntry {
   user: User;
@@ -102,11 +102,12 @@ export class InMemoryTokenStore implements TokenStore {
     return this.archiveTokens([token], ArchiveReason.DELETED, now)[0]!;
   }
 
-  async flushTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {
+  async flushTokens(uid: string, { except, deviceId }: FlushScope, now: Date, deadline: Deadline): Promise<number> {
     checkDeadline(deadline);
     const entry = this.entry(uid);
-    const flushed = entry.tokens;
-    entry.tokens = [];
+    const kept = except && this.activeToken(uid, except).token;
+    const flushed = entry.tokens.filter((t) => t !== kept && (deviceId === undefined || t.deviceId === deviceId));
+    entry.tokens = entry.tokens.filter((t) => !flushed.includes(t));
     this.archiveTokens(flushed, ArchiveReason.FLUSHED, now);
     return flushed.length;
   }

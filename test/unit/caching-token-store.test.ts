@@ -65,7 +65,7 @@ const hash = () => token.tokenHash;
 test('a revoking write that committed returns only once the feed has delivered its change, and drops the user\'s entries', async () => {
   const { store, stillCached, asked, deliver } = await setUp();
   let returned = false;
-  const flushing = store.flushTokens('alice', at, deadline).then((n) => ((returned = true), n));
+  const flushing = store.flushTokens('alice', {}, at, deadline).then((n) => ((returned = true), n));
   await Promise.resolve();
   await Promise.resolve();
   expect([returned, asked]).toEqual([false, [COMMIT]]);
@@ -76,13 +76,13 @@ test('a revoking write that committed returns only once the feed has delivered i
 
 test('a write that committed nothing to wait for returns at once, and drops the entries all the same', async () => {
   const { store, stillCached, asked } = await setUp({ committed: false });
-  expect(await store.flushTokens('alice', at, deadline)).toBe(1);
+  expect(await store.flushTokens('alice', {}, at, deadline)).toBe(1);
   expect(asked).toEqual([]);
   expect(await stillCached()).toBe(false);
 });
 
 test('a revoking write that failed drops them too: it may have applied', async () => {
   const { store, stillCached } = await setUp({ fails: true });
-  await expect(store.flushTokens('alice', at, deadline)).rejects.toThrow('connection reset');
+  await expect(store.flushTokens('alice', {}, at, deadline)).rejects.toThrow('connection reset');
   expect(await stillCached()).toBe(false);
 });

@@ -101,9 +101,20 @@ export interface DeleteAuthTokenResponse {
 
 export interface FlushAuthTokensRequest {
   uid: string;
+  /**
+   * Optional: keep this token (the secret or its token_id) and revoke the others, e.g. the
+   * session the user is logging out of every other device from.
+   */
+  exceptAuthToken: string;
+  /**
+   * Optional: revoke only the tokens issued for this device_id (log out one device). With
+   * except_auth_token too: that device's tokens but the one kept.
+   */
+  deviceId: string;
 }
 
 export interface FlushAuthTokensResponse {
+  /** Exactly how many tokens were revoked by this call. */
   deletedCount: number;
 }
 
@@ -1046,13 +1057,19 @@ export const DeleteAuthTokenResponse: MessageFns<DeleteAuthTokenResponse> = {
 };
 
 function createBaseFlushAuthTokensRequest(): FlushAuthTokensRequest {
-  return { uid: "" };
+  return { uid: "", exceptAuthToken: "", deviceId: "" };
 }
 
 export const FlushAuthTokensRequest: MessageFns<FlushAuthTokensRequest> = {
   encode(message: FlushAuthTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.uid !== "") {
       writer.uint32(10).string(message.uid);
+    }
+    if (message.exceptAuthToken !== "") {
+      writer.uint32(18).string(message.exceptAuthToken);
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(26).string(message.deviceId);
     }
     return writer;
   },
@@ -1078,6 +1095,22 @@ export const FlushAuthTokensRequest: MessageFns<FlushAuthTokensRequest> = {
             message.uid = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.exceptAuthToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1091,13 +1124,31 @@ export const FlushAuthTokensRequest: MessageFns<FlushAuthTokensRequest> = {
   },
 
   fromJSON(object: any): FlushAuthTokensRequest {
-    return { uid: isSet(object.uid) ? globalThis.String(object.uid) : "" };
+    return {
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      exceptAuthToken: isSet(object.exceptAuthToken)
+        ? globalThis.String(object.exceptAuthToken)
+        : isSet(object.except_auth_token)
+        ? globalThis.String(object.except_auth_token)
+        : "",
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+    };
   },
 
   toJSON(message: FlushAuthTokensRequest): unknown {
     const obj: any = {};
     if (message.uid !== "") {
       obj.uid = message.uid;
+    }
+    if (message.exceptAuthToken !== "") {
+      obj.exceptAuthToken = message.exceptAuthToken;
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
     }
     return obj;
   },
@@ -1108,6 +1159,8 @@ export const FlushAuthTokensRequest: MessageFns<FlushAuthTokensRequest> = {
   fromPartial<I extends Exact<DeepPartial<FlushAuthTokensRequest>, I>>(object: I): FlushAuthTokensRequest {
     const message = createBaseFlushAuthTokensRequest();
     message.uid = object.uid ?? "";
+    message.exceptAuthToken = object.exceptAuthToken ?? "";
+    message.deviceId = object.deviceId ?? "";
     return message;
   },
 };
@@ -1716,7 +1769,11 @@ export const AuthTokenServiceService = {
       Buffer.from(DeleteAuthTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteAuthTokenResponse => DeleteAuthTokenResponse.decode(value),
   },
-  /** Revokes all of a user's tokens (archived as FLUSHED). Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST. */
+  /**
+   * Revokes a user's tokens (archived as FLUSHED): all of them, all but one (log out every other
+   * device), or one device's. Errors: ERR_UID_NOT_FOUND, ERR_AUTH_TOKEN_NOT_FOUND (the token to keep
+   * is not active; nothing is revoked), ERR_BAD_REQUEST.
+   */
   flushAuthTokens: {
     path: "/authtoken.v1.AuthTokenService/FlushAuthTokens" as const,
     requestStream: false as const,
@@ -1780,7 +1837,11 @@ export interface AuthTokenServiceServer extends UntypedServiceImplementation {
    * Errors: ERR_UID_NOT_FOUND, ERR_AUTH_TOKEN_NOT_FOUND, ERR_BAD_REQUEST.
    */
   deleteAuthToken: handleUnaryCall<DeleteAuthTokenRequest, DeleteAuthTokenResponse>;
-  /** Revokes all of a user's tokens (archived as FLUSHED). Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST. */
+  /**
+   * Revokes a user's tokens (archived as FLUSHED): all of them, all but one (log out every other
+   * device), or one device's. Errors: ERR_UID_NOT_FOUND, ERR_AUTH_TOKEN_NOT_FOUND (the token to keep
+   * is not active; nothing is revoked), ERR_BAD_REQUEST.
+   */
   flushAuthTokens: handleUnaryCall<FlushAuthTokensRequest, FlushAuthTokensResponse>;
   /**
    * The login check: is this secret an active token? One indexed read of one user document.
@@ -1883,7 +1944,11 @@ export interface AuthTokenServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteAuthTokenResponse) => void,
   ): ClientUnaryCall;
-  /** Revokes all of a user's tokens (archived as FLUSHED). Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST. */
+  /**
+   * Revokes a user's tokens (archived as FLUSHED): all of them, all but one (log out every other
+   * device), or one device's. Errors: ERR_UID_NOT_FOUND, ERR_AUTH_TOKEN_NOT_FOUND (the token to keep
+   * is not active; nothing is revoked), ERR_BAD_REQUEST.
+   */
   flushAuthTokens(
     request: FlushAuthTokensRequest,
     callback: (error: ServiceError | null, response: FlushAuthTokensResponse) => void,

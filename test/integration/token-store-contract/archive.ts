@@ -13,8 +13,8 @@ export function archiveListingCases(ctx: ContractContext): void {
     await ctx.store.deleteToken(uid, { tokenId: tokens[0]!.tokenId }, at(10), soon());
     await ctx.store.deleteToken(uid, { tokenId: tokens[1]!.tokenId }, at(20), soon());
     // Three archived in the same millisecond: the token id decides their order.
-    expect(await ctx.store.flushTokens(uid, at(30), soon())).toBe(3);
-    await ctx.store.flushTokens(other, at(40), soon());
+    expect(await ctx.store.flushTokens(uid, {}, at(30), soon())).toBe(3);
+    await ctx.store.flushTokens(other, {}, at(40), soon());
 
     const all = await ctx.allArchived(uid);
     const expected = [

@@ -86,12 +86,12 @@ export function tokenChangeCases(ctx: ContractContext): void {
   test('flushTokens archives every active token as FLUSHED and returns exactly how many', async () => {
     const uid = await ctx.newUser();
     const issued = [await ctx.issue(uid, at(1)), await ctx.issue(uid, at(2)), await ctx.issue(uid, at(3))];
-    expect(await ctx.store.flushTokens(uid, at(9), soon())).toBe(3);
+    expect(await ctx.store.flushTokens(uid, {}, at(9), soon())).toBe(3);
     expect(await ctx.store.listTokens(uid, soon())).toEqual([]);
     const archived = await ctx.allArchived(uid);
     expect(archived.map((a) => a.authToken.tokenId).sort()).toEqual(issued.map((t) => t.tokenId).sort());
     expect(new Set(archived.map((a) => `${a.reason}@${a.archiveTime.toISOString()}`))).toEqual(new Set([`FLUSHED@${at(9).toISOString()}`]));
-    expect(await ctx.store.flushTokens(uid, at(10), soon())).toBe(0);
+    expect(await ctx.store.flushTokens(uid, {}, at(10), soon())).toBe(0);
     expect(await ctx.allArchived(uid)).toHaveLength(3);
   });
 }

@@ -70,7 +70,7 @@ const failingForUnknownUser: [string, (s: TokenStore, uid: string) => Promise<un
   ['getToken by hash', (s, uid) => s.getToken(uid, { tokenHash: hashToken('x') }, soon())],
   ['updateToken', (s, uid) => s.updateToken(uid, ref, { platform: 'ios' }, at(1), soon())],
   ['deleteToken', (s, uid) => s.deleteToken(uid, ref, at(1), soon())],
-  ['flushTokens', (s, uid) => s.flushTokens(uid, at(1), soon())],
+  ['flushTokens', (s, uid) => s.flushTokens(uid, {}, at(1), soon())],
 ];
 
 /** describe('an unknown user') */
