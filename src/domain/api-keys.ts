@@ -4,7 +4,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import { randomBase62 } from './token-format';
 
-export const SCOPES = ['full', 'auth_only', 'validate'] as const;
+export const SCOPES = ['full', 'auth_only', 'validate', 'revoke'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The gRPC methods each scope may call; `full` may call all of them. */
@@ -13,6 +13,8 @@ const SCOPE_METHODS: Record<Exclude<Scope, 'full'>, readonly string[]> = {
   auth_only: ['CreateUser', 'CreateAuthToken'],
   // What a chat gateway needs.
   validate: ['ValidateAuthToken'],
+  // What a secret scanner needs: revoking what it found, and nothing else.
+  revoke: ['RevokeAuthTokens'],
 };
 
 export const API_KEY_PREFIX = 'cak_';

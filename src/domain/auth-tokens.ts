@@ -7,6 +7,7 @@ import { issueToken, sameHash } from './token-format';
 import type { TokenBuckets } from './token-bucket';
 import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenChanges, TokenStore } from './token-store';
+import { type RevocationResult, revokeLeakedTokens } from './leaked-tokens';
 import { RequestValidator } from './validation';
 import type { Deadline } from './deadline';
 
@@ -158,6 +159,11 @@ export class AuthTokens {
     const count = await this.store.flushTokens(uid, scope, this.clock(), deadline);
     this.events.archived('FLUSHED', count);
     return count;
+  }
+
+  /** RevokeAuthTokens (leaked-tokens.ts). */
+  revokeLeaked(input: { authTokens: readonly string[] }, deadline: Deadline): Promise<RevocationResult[]> {
+    return revokeLeakedTokens(this.store, input.authTokens, this.clock(), deadline, this.events);
   }
 
   /** The login check on the hot path: one read, and a write at most once a minute per token. */

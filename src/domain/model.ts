@@ -41,6 +41,7 @@ export const ArchiveReason = {
   DELETED: 'DELETED',
   FLUSHED: 'FLUSHED',
   USER_DELETED: 'USER_DELETED',
+  LEAKED: 'LEAKED',
 } as const;
 export type ArchiveReason = (typeof ArchiveReason)[keyof typeof ArchiveReason];
 

@@ -21,6 +21,8 @@ export const DEFAULT_MAX_TOKENS_PER_USER = 100;
 export const DEFAULT_ARCHIVE_RETENTION_DAYS = 90;
 
 export const PAGE_SIZE_MAX = 100;
+/** Secrets one RevokeAuthTokens call may name (as GitHub's revocation API). */
+export const REVOKE_MAX_TOKENS = 1_000;
 
 /**
  * The one order of a user's tokens: by create time, then token id. Storage keeps them oldest

@@ -53,6 +53,12 @@ export interface TokenStore {
   /** Archives the active tokens in `scope` as FLUSHED, atomically. Returns exactly how many. */
   flushTokens(uid: string, scope: FlushScope, now: Date, deadline: Deadline): Promise<number>;
 
+  /**
+   * Archives those of `tokenHashes` that are active tokens of `uid` as LEAKED, atomically, and
+   * returns them. An unknown user revokes nothing: the caller does not know whose they are.
+   */
+  revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Buffer[]>;
+
   /** The validation lookup: one indexed read of one user document. Undefined if not active. */
   findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline): Promise<{ user: User; token: StoredAuthToken } | undefined>;
   /**

@@ -1,10 +1,17 @@
 // authtoken.v1.AuthTokenService: translation between proto messages and the AuthTokens use cases.
 import type { AuthTokens } from '../domain/auth-tokens';
-import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
+import { AuthTokenServiceService, RevocationResult } from '../../gen/authtoken/v1/auth_token_service';
+import type { RevocationResult as DomainRevocationResult } from '../domain/leaked-tokens';
 import { EncodedOnce } from './encoded-responses';
 import { archivedAuthTokenMessage, authTokenMessage, userMessage } from './messages';
 import type { CallHooks } from './call-hooks';
 import { implement } from './unary';
+
+const REVOCATION_RESULTS: Record<DomainRevocationResult, RevocationResult> = {
+  REVOKED: RevocationResult.REVOCATION_RESULT_REVOKED,
+  NOT_FOUND: RevocationResult.REVOCATION_RESULT_NOT_FOUND,
+  MALFORMED: RevocationResult.REVOCATION_RESULT_MALFORMED,
+};
 
 export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
   // By token record and user record: a cache hit returns both unchanged; a recorded use, a new token.
@@ -35,6 +42,9 @@ export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
         const { items, nextPageToken } = await tokens.listArchived(request, deadline);
         return { archivedAuthTokens: items.map(archivedAuthTokenMessage), nextPageToken };
       },
+      revokeAuthTokens: async (request, { deadline }) => ({
+        results: (await tokens.revokeLeaked(request, deadline)).map((r) => REVOCATION_RESULTS[r]),
+      }),
     },
     hooks,
   );

@@ -13,6 +13,7 @@ const ARCHIVE_REASONS: Record<ArchivedAuthToken['reason'], ArchiveReasonMessage>
   DELETED: ArchiveReasonMessage.ARCHIVE_REASON_DELETED,
   FLUSHED: ArchiveReasonMessage.ARCHIVE_REASON_FLUSHED,
   USER_DELETED: ArchiveReasonMessage.ARCHIVE_REASON_USER_DELETED,
+  LEAKED: ArchiveReasonMessage.ARCHIVE_REASON_LEAKED,
 };
 
 /** `secret` only in the response that issued the token. */

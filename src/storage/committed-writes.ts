@@ -5,7 +5,7 @@
 import type { Timestamp } from 'mongodb';
 import type { TokenStore } from '../domain/token-store';
 
-export type RevokingWrite = 'deleteUser' | 'issueToken' | 'deleteToken' | 'flushTokens';
+export type RevokingWrite = 'deleteUser' | 'issueToken' | 'deleteToken' | 'flushTokens' | 'revokeTokens';
 
 export interface Committed<T> {
   readonly result: T;
@@ -30,6 +30,7 @@ export function plainTokenStore(store: CommittingTokenStore): TokenStore {
     updateToken: store.updateToken.bind(store),
     deleteToken: async (...args) => (await store.deleteToken(...args)).result,
     flushTokens: async (...args) => (await store.flushTokens(...args)).result,
+    revokeTokens: async (...args) => (await store.revokeTokens(...args)).result,
     findActiveToken: store.findActiveToken.bind(store),
     recordTokenUse: store.recordTokenUse.bind(store),
     listArchivedTokens: store.listArchivedTokens.bind(store),

@@ -215,6 +215,20 @@ export class MongoTokenStore implements CommittingTokenStore {
     return flushed;
   }
 
+  revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
+    const leaked = { hash: { $in: [...tokenHashes] } };
+    return this.inTransaction(deadline, async (session) => {
+      const before = await this.users.findOneAndUpdate(
+        { _id: uid, tokens: { $elemMatch: leaked } },
+        { $pull: { tokens: leaked } },
+        { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
+      );
+      const revoked = (before?.tokens ?? []).filter((t) => tokenHashes.some((h) => h.equals(t.hash)));
+      await this.archiveTokens(uid, revoked, ArchiveReason.LEAKED, now, session, deadline);
+      return revoked.map((t) => t.hash);
+    }, (revoked) => revoked.length > 0);
+  }
+
   async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
     const match = { hash: tokenHash };
     const user = await this.users.findOne(

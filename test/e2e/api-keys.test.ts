@@ -38,12 +38,14 @@ const keys = {
   opsNew: generateApiKey(),
   login: generateApiKey(),
   gateway: generateApiKey(),
+  scanner: generateApiKey(),
   fromFile: generateApiKey(),
 };
 const KEY_BY_SCOPE: Record<Scope, { key: string; name: string }> = {
   full: { key: keys.opsNew, name: 'ops-new' },
   auth_only: { key: keys.login, name: 'login-backend' },
   validate: { key: keys.gateway, name: 'chat-gateway' },
+  revoke: { key: keys.scanner, name: 'secret-scanner' },
 };
 
 let tempDir: string;
@@ -63,6 +65,7 @@ beforeAll(async () => {
       keyEntry('ops-new', 'full', keys.opsNew),
       keyEntry('login-backend', 'auth_only', keys.login),
       keyEntry('chat-gateway', 'validate', keys.gateway),
+      keyEntry('secret-scanner', 'revoke', keys.scanner),
     ].join(','),
     API_KEYS_FILE: keyFile,
   });
@@ -90,7 +93,7 @@ async function fixture(service: TestService, uid: string, admin = keys.opsNew): 
 }
 
 /**
- * The 11 methods, each as a call that succeeds on a fresh fixture when the key may call it.
+ * The 12 methods, each as a call that succeeds on a fresh fixture when the key may call it.
  * (CreateUser creates a new uid; the others act on the fixture's user and token.)
  */
 const METHODS: Record<string, (service: TestService, f: Fixture, metadata: Metadata) => Promise<unknown>> = {
@@ -105,6 +108,7 @@ const METHODS: Record<string, (service: TestService, f: Fixture, metadata: Metad
   FlushAuthTokens: (s, f, m) => s.tokens.flushAuthTokens({ uid: f.uid }, m),
   ValidateAuthToken: (s, f, m) => s.tokens.validateAuthToken({ authToken: f.secret }, m),
   ListArchivedAuthTokens: (s, f, m) => s.tokens.listArchivedAuthTokens({ uid: f.uid }, m),
+  RevokeAuthTokens: (s, f, m) => s.tokens.revokeAuthTokens({ authTokens: [f.secret] }, m),
 };
 const METHOD_NAMES = Object.keys(METHODS);
 
@@ -112,6 +116,7 @@ const ALLOWED: Record<Scope, readonly string[]> = {
   full: METHOD_NAMES,
   auth_only: ['CreateUser', 'CreateAuthToken'],
   validate: ['ValidateAuthToken'],
+  revoke: ['RevokeAuthTokens'],
 };
 
 let fixtureCount = 0;
@@ -310,7 +315,7 @@ describe('the keys CLI', () => {
     expect(failed).toBeDefined();
     expect(failed!.code).toBe(2);
     expect(failed!.stdout).toBe('');
-    expect(failed!.stderr).toBe('usage: npm run keys -- create --scope <full|auth_only|validate> [--name NAME]\n');
+    expect(failed!.stderr).toBe('usage: npm run keys -- create --scope <full|auth_only|validate|revoke> [--name NAME]\n');
   });
 });
 

@@ -54,6 +54,7 @@ test('reflection: list shows both services, describe resolves services and messa
       'GetAuthToken',
       'ListArchivedAuthTokens',
       'ListAuthTokens',
+      'RevokeAuthTokens',
       'UpdateAuthToken',
       'ValidateAuthToken',
     ].map((m) => `authtoken.v1.AuthTokenService.${m}`),

@@ -14,6 +14,7 @@ import { archiveListingCases } from './token-store-contract/archive';
 import { ContractContext } from './token-store-contract/context';
 import { deadlineCases } from './token-store-contract/deadlines';
 import { flushScopeCases } from './token-store-contract/flush-scopes';
+import { revocationCases } from './token-store-contract/revocations';
 import { issuingCases } from './token-store-contract/issuing';
 import { lastUseCases } from './token-store-contract/last-use';
 import { tokenChangeCases, tokenListingCases, unknownTokenCases } from './token-store-contract/tokens';
@@ -44,6 +45,7 @@ function describeTokenStoreContract(name: string, open: () => Promise<OpenStore>
     });
     describe('changing tokens', () => tokenChangeCases(ctx));
     describe('flushing some tokens', () => flushScopeCases(ctx));
+    describe('revokeTokens', () => revocationCases(ctx));
     describe('validation', () => lastUseCases(ctx));
     describe('a call that is over', () => deadlineCases(ctx));
   });

@@ -112,6 +112,16 @@ export class InMemoryTokenStore implements TokenStore {
     return flushed.length;
   }
 
+  async revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Buffer[]> {
+    checkDeadline(deadline);
+    const entry = this.users.get(uid);
+    if (!entry) return [];
+    const revoked = entry.tokens.filter((t) => tokenHashes.some((h) => h.equals(t.tokenHash)));
+    entry.tokens = entry.tokens.filter((t) => !revoked.includes(t));
+    this.archiveTokens(revoked, ArchiveReason.LEAKED, now);
+    return revoked.map((t) => t.tokenHash);
+  }
+
   async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
     checkDeadline(deadline);
     // An unknown user is not an error here: validation answers "not found" either way.

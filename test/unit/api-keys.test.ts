@@ -17,7 +17,7 @@ const sha256hex = (text: string) => createHash('sha256').update(text, 'utf8').di
 const HASH_A = sha256hex('key-a');
 const HASH_B = sha256hex('key-b');
 
-/** The 11 methods of UserService and AuthTokenService. */
+/** The 12 methods of UserService and AuthTokenService. */
 const METHODS = [
   'CreateUser',
   'GetUser',
@@ -30,12 +30,14 @@ const METHODS = [
   'FlushAuthTokens',
   'ValidateAuthToken',
   'ListArchivedAuthTokens',
+  'RevokeAuthTokens',
 ] as const;
 
 const ALLOWED: Record<Scope, readonly string[]> = {
   full: METHODS,
   auth_only: ['CreateUser', 'CreateAuthToken'],
   validate: ['ValidateAuthToken'],
+  revoke: ['RevokeAuthTokens'],
 };
 
 describe('parseKeyEntries', () => {
@@ -174,8 +176,8 @@ describe('ApiKeys.find', () => {
 describe('ApiKeys.allows', () => {
   const cases = SCOPES.flatMap((scope) => METHODS.map((method) => [scope, method, ALLOWED[scope].includes(method)] as const));
 
-  test('the scopes are the three CometChat-style ones', () => {
-    expect(SCOPES).toEqual(['full', 'auth_only', 'validate']);
+  test('the scopes: the three CometChat-style ones, and revoke for a secret scanner', () => {
+    expect(SCOPES).toEqual(['full', 'auth_only', 'validate', 'revoke']);
   });
 
   test.each(cases)('%s may call %s: %s', (scope, method, allowed) => {

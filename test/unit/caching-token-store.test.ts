@@ -20,6 +20,7 @@ const METHODS: (keyof TokenStore)[] = [
   'updateToken',
   'deleteToken',
   'flushTokens',
+  'revokeTokens',
   'findActiveToken',
   'recordTokenUse',
   'listArchivedTokens',

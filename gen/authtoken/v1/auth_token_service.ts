@@ -26,6 +26,55 @@ export const protobufPackage = "authtoken.v1";
 
 export const protobufFileName = "authtoken/v1/auth_token_service.proto";
 
+/** What RevokeAuthTokens did with one secret. */
+export enum RevocationResult {
+  REVOCATION_RESULT_UNSPECIFIED = 0,
+  /** REVOCATION_RESULT_REVOKED - It was an active token and is now archived as LEAKED (also for a repeat of it in the request). */
+  REVOCATION_RESULT_REVOKED = 1,
+  /** REVOCATION_RESULT_NOT_FOUND - Well formed, but not an active token (never issued, or already archived). */
+  REVOCATION_RESULT_NOT_FOUND = 2,
+  /** REVOCATION_RESULT_MALFORMED - Not an auth token of this service (its checksum fails, or it is a token_id). */
+  REVOCATION_RESULT_MALFORMED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function revocationResultFromJSON(object: any): RevocationResult {
+  switch (object) {
+    case 0:
+    case "REVOCATION_RESULT_UNSPECIFIED":
+      return RevocationResult.REVOCATION_RESULT_UNSPECIFIED;
+    case 1:
+    case "REVOCATION_RESULT_REVOKED":
+      return RevocationResult.REVOCATION_RESULT_REVOKED;
+    case 2:
+    case "REVOCATION_RESULT_NOT_FOUND":
+      return RevocationResult.REVOCATION_RESULT_NOT_FOUND;
+    case 3:
+    case "REVOCATION_RESULT_MALFORMED":
+      return RevocationResult.REVOCATION_RESULT_MALFORMED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return RevocationResult.UNRECOGNIZED;
+  }
+}
+
+export function revocationResultToJSON(object: RevocationResult): string {
+  switch (object) {
+    case RevocationResult.REVOCATION_RESULT_UNSPECIFIED:
+      return "REVOCATION_RESULT_UNSPECIFIED";
+    case RevocationResult.REVOCATION_RESULT_REVOKED:
+      return "REVOCATION_RESULT_REVOKED";
+    case RevocationResult.REVOCATION_RESULT_NOT_FOUND:
+      return "REVOCATION_RESULT_NOT_FOUND";
+    case RevocationResult.REVOCATION_RESULT_MALFORMED:
+      return "REVOCATION_RESULT_MALFORMED";
+    case RevocationResult.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface CreateAuthTokenRequest {
   uid: string;
   /**
@@ -146,6 +195,19 @@ export interface ListArchivedAuthTokensResponse {
   archivedAuthTokens: ArchivedAuthToken[];
   /** Empty on the last page. */
   nextPageToken: string;
+}
+
+export interface RevokeAuthTokensRequest {
+  /**
+   * 1 to 1,000 secrets (token_ids are not accepted: the leaked secret is what is revoked). The
+   * request as a whole must stay within the 64 KiB request limit.
+   */
+  authTokens: string[];
+}
+
+export interface RevokeAuthTokensResponse {
+  /** One per auth_tokens entry, in the same order. */
+  results: RevocationResult[];
 }
 
 function createBaseCreateAuthTokenRequest(): CreateAuthTokenRequest {
@@ -1696,6 +1758,164 @@ export const ListArchivedAuthTokensResponse: MessageFns<ListArchivedAuthTokensRe
   },
 };
 
+function createBaseRevokeAuthTokensRequest(): RevokeAuthTokensRequest {
+  return { authTokens: [] };
+}
+
+export const RevokeAuthTokensRequest: MessageFns<RevokeAuthTokensRequest> = {
+  encode(message: RevokeAuthTokensRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.authTokens) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeAuthTokensRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeAuthTokensRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.authTokens.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeAuthTokensRequest {
+    return {
+      authTokens: globalThis.Array.isArray(object?.authTokens)
+        ? object.authTokens.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.auth_tokens)
+        ? object.auth_tokens.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RevokeAuthTokensRequest): unknown {
+    const obj: any = {};
+    if (message.authTokens?.length) {
+      obj.authTokens = message.authTokens;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeAuthTokensRequest>, I>>(base?: I): RevokeAuthTokensRequest {
+    return RevokeAuthTokensRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeAuthTokensRequest>, I>>(object: I): RevokeAuthTokensRequest {
+    const message = createBaseRevokeAuthTokensRequest();
+    message.authTokens = object.authTokens?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseRevokeAuthTokensResponse(): RevokeAuthTokensResponse {
+  return { results: [] };
+}
+
+export const RevokeAuthTokensResponse: MessageFns<RevokeAuthTokensResponse> = {
+  encode(message: RevokeAuthTokensResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.results.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.results) {
+        writer.int32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeAuthTokensResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeAuthTokensResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.results.push(reader.int32() as any);
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.results.push(reader.int32() as any);
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeAuthTokensResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => revocationResultFromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RevokeAuthTokensResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => revocationResultToJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeAuthTokensResponse>, I>>(base?: I): RevokeAuthTokensResponse {
+    return RevokeAuthTokensResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeAuthTokensResponse>, I>>(object: I): RevokeAuthTokensResponse {
+    const message = createBaseRevokeAuthTokensResponse();
+    message.results = object.results?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /**
  * Issues, inspects, revokes and validates a user's auth tokens.
  *
@@ -1817,6 +2037,23 @@ export const AuthTokenServiceService = {
     responseDeserialize: (value: Buffer): ListArchivedAuthTokensResponse =>
       ListArchivedAuthTokensResponse.decode(value),
   },
+  /**
+   * Revokes leaked secrets of any users, as a secret scanner that found them calls it (archived as
+   * LEAKED). Each secret is answered in request order, REVOKED, NOT_FOUND or MALFORMED, and
+   * never with whose it was. Needs a key of scope `full` or `revoke`.
+   * Errors: ERR_BAD_REQUEST (no secrets, or more than 1,000).
+   */
+  revokeAuthTokens: {
+    path: "/authtoken.v1.AuthTokenService/RevokeAuthTokens" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevokeAuthTokensRequest): Buffer =>
+      Buffer.from(RevokeAuthTokensRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeAuthTokensRequest => RevokeAuthTokensRequest.decode(value),
+    responseSerialize: (value: RevokeAuthTokensResponse): Buffer =>
+      Buffer.from(RevokeAuthTokensResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeAuthTokensResponse => RevokeAuthTokensResponse.decode(value),
+  },
 } as const;
 
 export interface AuthTokenServiceServer extends UntypedServiceImplementation {
@@ -1854,6 +2091,13 @@ export interface AuthTokenServiceServer extends UntypedServiceImplementation {
    * retention period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
    */
   listArchivedAuthTokens: handleUnaryCall<ListArchivedAuthTokensRequest, ListArchivedAuthTokensResponse>;
+  /**
+   * Revokes leaked secrets of any users, as a secret scanner that found them calls it (archived as
+   * LEAKED). Each secret is answered in request order, REVOKED, NOT_FOUND or MALFORMED, and
+   * never with whose it was. Needs a key of scope `full` or `revoke`.
+   * Errors: ERR_BAD_REQUEST (no secrets, or more than 1,000).
+   */
+  revokeAuthTokens: handleUnaryCall<RevokeAuthTokensRequest, RevokeAuthTokensResponse>;
 }
 
 export interface AuthTokenServiceClient extends Client {
@@ -2002,6 +2246,27 @@ export interface AuthTokenServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListArchivedAuthTokensResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Revokes leaked secrets of any users, as a secret scanner that found them calls it (archived as
+   * LEAKED). Each secret is answered in request order, REVOKED, NOT_FOUND or MALFORMED, and
+   * never with whose it was. Needs a key of scope `full` or `revoke`.
+   * Errors: ERR_BAD_REQUEST (no secrets, or more than 1,000).
+   */
+  revokeAuthTokens(
+    request: RevokeAuthTokensRequest,
+    callback: (error: ServiceError | null, response: RevokeAuthTokensResponse) => void,
+  ): ClientUnaryCall;
+  revokeAuthTokens(
+    request: RevokeAuthTokensRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevokeAuthTokensResponse) => void,
+  ): ClientUnaryCall;
+  revokeAuthTokens(
+    request: RevokeAuthTokensRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevokeAuthTokensResponse) => void,
   ): ClientUnaryCall;
 }
 

@@ -26,6 +26,8 @@ export enum ArchiveReason {
   ARCHIVE_REASON_FLUSHED = 4,
   /** ARCHIVE_REASON_USER_DELETED - DeleteUser. */
   ARCHIVE_REASON_USER_DELETED = 5,
+  /** ARCHIVE_REASON_LEAKED - RevokeAuthTokens: the secret was found where it should not be. */
+  ARCHIVE_REASON_LEAKED = 6,
   UNRECOGNIZED = -1,
 }
 
@@ -49,6 +51,9 @@ export function archiveReasonFromJSON(object: any): ArchiveReason {
     case 5:
     case "ARCHIVE_REASON_USER_DELETED":
       return ArchiveReason.ARCHIVE_REASON_USER_DELETED;
+    case 6:
+    case "ARCHIVE_REASON_LEAKED":
+      return ArchiveReason.ARCHIVE_REASON_LEAKED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -70,6 +75,8 @@ export function archiveReasonToJSON(object: ArchiveReason): string {
       return "ARCHIVE_REASON_FLUSHED";
     case ArchiveReason.ARCHIVE_REASON_USER_DELETED:
       return "ARCHIVE_REASON_USER_DELETED";
+    case ArchiveReason.ARCHIVE_REASON_LEAKED:
+      return "ARCHIVE_REASON_LEAKED";
     case ArchiveReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";

@@ -53,6 +53,7 @@ export function cachingValidations(
     updateToken: invalidating(store.updateToken.bind(store)),
     deleteToken: revoking(store.deleteToken.bind(store), firstArg),
     flushTokens: revoking(store.flushTokens.bind(store), firstArg),
+    revokeTokens: revoking(store.revokeTokens.bind(store), firstArg),
     recordTokenUse: invalidating(store.recordTokenUse.bind(store)),
     listArchivedTokens: store.listArchivedTokens.bind(store),
     async findActiveToken(uid, tokenHash, deadline) {

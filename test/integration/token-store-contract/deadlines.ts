@@ -20,6 +20,7 @@ const calls: [string, (s: TokenStore, uid: string, d: Deadline) => Promise<unkno
   ['updateToken', (s, uid, d) => s.updateToken(uid, ref, { platform: 'ios' }, at(1), d)],
   ['deleteToken', (s, uid, d) => s.deleteToken(uid, ref, at(1), d)],
   ['flushTokens', (s, uid, d) => s.flushTokens(uid, {}, at(1), d)],
+  ['revokeTokens', (s, uid, d) => s.revokeTokens(uid, [hashToken('x')], at(1), d)],
   ['findActiveToken', (s, uid, d) => s.findActiveToken(uid, hashToken('x'), d)],
   ['recordTokenUse', (s, uid, d) => s.recordTokenUse(uid, ref.tokenId, {}, at(1), at(0), d)],
   ['listArchivedTokens', (s, uid, d) => s.listArchivedTokens(uid, undefined, 10, d)],
