@@ -194,8 +194,9 @@ export class AuthTokens {
     let authToken = publicView(found.token);
     const now = this.clock();
     const lastUsed = authToken.lastUsedTime?.getTime() ?? -Infinity;
-    if (now.getTime() - lastUsed >= LAST_USE_WRITE_INTERVAL_MS) {
-      const changes = deviceChanges(authToken, device);
+    const changes = deviceChanges(authToken, device);
+    // Device information that differs is written at once; otherwise last use, once a minute.
+    if (Object.keys(changes).length > 0 || now.getTime() - lastUsed >= LAST_USE_WRITE_INTERVAL_MS) {
       const usedAfter = new Date(now.getTime() - LAST_USE_WRITE_INTERVAL_MS);
       // Best effort: the token is valid whether or not the database could record its use now.
       const recorded = await this.store
@@ -245,14 +246,15 @@ function validDevice(v: RequestValidator, input: DeviceInfo): DeviceInfo {
 }
 
 /**
- * What a validation records: every device field it was given. A token's device_id is bound at
- * issue or first use and never rebound, because device_id decides which token a re-login replaces.
+ * What a validation records: the device fields it was given that differ from the token's. A
+ * token's device_id is bound at issue or first use and never rebound, because device_id decides
+ * which token a re-login replaces.
  */
 function deviceChanges(token: AuthToken, given: DeviceInfo): TokenChanges {
   return {
-    ...(given.platform !== '' && { platform: given.platform }),
-    ...(given.userAgent !== '' && { userAgent: given.userAgent }),
-    ...(given.appInfo !== undefined && { appInfo: given.appInfo }),
+    ...(given.platform !== '' && given.platform !== token.platform && { platform: given.platform }),
+    ...(given.userAgent !== '' && given.userAgent !== token.userAgent && { userAgent: given.userAgent }),
+    ...(given.appInfo !== undefined && JSON.stringify(given.appInfo) !== JSON.stringify(token.appInfo) && { appInfo: given.appInfo }),
     ...(given.deviceId !== '' && token.deviceId === '' && { deviceId: given.deviceId }),
   };
 }

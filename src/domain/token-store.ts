@@ -62,8 +62,10 @@ export interface TokenStore {
   /** The validation lookup: one indexed read of one user document. Undefined if not active. */
   findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline): Promise<{ user: User; token: StoredAuthToken } | undefined>;
   /**
-   * Sets last use to `now` plus `changes`, unless the token was already used after `usedAfter`
-   * (so concurrent validations write once). Returns whether it wrote.
+   * Sets last use to `now` and writes `changes`, unless there is nothing new to write: the token
+   * was used after `usedAfter` and already holds every value in `changes` (so concurrent
+   * validations write once). A `changes.deviceId` binds only a token that has none: for a token
+   * bound meanwhile, nothing is written. Returns whether it wrote.
    */
   recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline): Promise<boolean>;
 

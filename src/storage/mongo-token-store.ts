@@ -239,10 +239,21 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline) {
+    const fields = tokenFields(changes);
     const result = await this.users.updateOne(
       {
         _id: uid,
-        tokens: { $elemMatch: { id: tokenId, $or: [{ lastUsedTime: null }, { lastUsedTime: { $lte: usedAfter } }] } },
+        tokens: {
+          $elemMatch: {
+            id: tokenId,
+            ...(fields.deviceId !== undefined && { deviceId: '' }),
+            $or: [
+              { lastUsedTime: null },
+              { lastUsedTime: { $lte: usedAfter } },
+              ...Object.entries(fields).map(([field, value]) => ({ [field]: { $ne: value } })),
+            ],
+          },
+        },
       },
       { $set: { ...tokenFieldUpdates(changes), 'tokens.$.lastUsedTime': now } },
       // Refused if the caller already left, but not aborted midway: this short write is best
@@ -355,11 +366,17 @@ function isToken(ref: TokenRef): (t: TokenDoc) => boolean {
   return 'tokenHash' in ref ? (t) => t.hash.equals(ref.tokenHash) : (t) => t.id === ref.tokenId;
 }
 
+/** The token document's fields that `changes` sets, as stored. */
+function tokenFields(changes: TokenChanges): Partial<Pick<TokenDoc, 'platform' | 'deviceId' | 'userAgent' | 'appInfo'>> {
+  return {
+    ...(changes.platform !== undefined && { platform: changes.platform }),
+    ...(changes.deviceId !== undefined && { deviceId: changes.deviceId }),
+    ...(changes.userAgent !== undefined && { userAgent: changes.userAgent }),
+    ...('appInfo' in changes && { appInfo: toJsonText(changes.appInfo) }),
+  };
+}
+
+/** tokenFields, as a $set of the token matched by the filter's positional `$`. */
 function tokenFieldUpdates(changes: TokenChanges): Record<string, unknown> {
-  const set: Record<string, unknown> = {};
-  if (changes.platform !== undefined) set['tokens.$.platform'] = changes.platform;
-  if (changes.deviceId !== undefined) set['tokens.$.deviceId'] = changes.deviceId;
-  if (changes.userAgent !== undefined) set['tokens.$.userAgent'] = changes.userAgent;
-  if ('appInfo' in changes) set['tokens.$.appInfo'] = toJsonText(changes.appInfo);
-  return set;
+  return Object.fromEntries(Object.entries(tokenFields(changes)).map(([field, value]) => [`tokens.$.${field}`, value]));
 }

@@ -144,12 +144,24 @@ describe('ValidateAuthToken', () => {
     expect(stored.lastUsedTime).toBeInstanceOf(Date);
   });
 
-  test('a second validation within the same minute writes nothing', async () => {
+  test('a second validation within the same minute, with the same device information (or none), writes nothing', async () => {
     await createUser(svc, 'v-throttle');
     const issued = await issue(svc, 'v-throttle', { platform: 'ios' });
-    const first = await svc.tokens.validateAuthToken({ authToken: issued.secret, platform: 'first', userAgent: 'UA-1' });
+    const device = { platform: 'first', userAgent: 'UA-1', appInfo: { build: 7 } };
+    const first = await svc.tokens.validateAuthToken({ authToken: issued.secret, ...device });
     const afterFirst = await snapshot(svc);
 
+    for (const again of [device, {}, { platform: 'first' }]) {
+      const second = await svc.tokens.validateAuthToken({ authToken: issued.secret, ...again });
+      expect(second.authToken).toEqual(first.authToken);
+    }
+    expect(await snapshot(svc)).toEqual(afterFirst);
+  });
+
+  test('device information that differs is written at once, even within the minute: a device_id given then is bound', async () => {
+    await createUser(svc, 'v-device-change');
+    const issued = await issue(svc, 'v-device-change', { platform: 'ios' });
+    const first = await svc.tokens.validateAuthToken({ authToken: issued.secret, platform: 'first', userAgent: 'UA-1' });
     const second = await svc.tokens.validateAuthToken({
       authToken: issued.secret,
       platform: 'second',
@@ -157,16 +169,13 @@ describe('ValidateAuthToken', () => {
       userAgent: 'UA-2',
       appInfo: { second: true },
     });
-    expect(second.authToken).toEqual(first.authToken);
-    expect(second.authToken!.lastUsedTime).toEqual(first.authToken!.lastUsedTime);
-    expect(await snapshot(svc)).toEqual(afterFirst);
-
-    const stored = await svc.tokens.getAuthToken({ uid: 'v-throttle', authToken: issued.tokenId });
-    expect(stored.lastUsedTime).toEqual(first.authToken!.lastUsedTime);
-    expect(stored.platform).toBe('first');
-    expect(stored.userAgent).toBe('UA-1');
-    expect(stored.deviceId).toBe('');
-    expect(stored.appInfo).toBeUndefined();
+    const changed = { platform: 'second', deviceId: 'late-device', userAgent: 'UA-2', appInfo: { second: true } };
+    expect(second.authToken).toMatchObject(changed);
+    expect(second.authToken!.lastUsedTime!.getTime()).toBeGreaterThanOrEqual(first.authToken!.lastUsedTime!.getTime());
+    const stored = await svc.tokens.getAuthToken({ uid: 'v-device-change', authToken: issued.tokenId });
+    expect(stored).toMatchObject({ ...changed, lastUsedTime: second.authToken!.lastUsedTime });
+    // Bound now: a re-login on that device replaces it.
+    expect((await issue(svc, 'v-device-change', { deviceId: 'late-device' })).replaced).toEqual([issued.tokenId]);
   });
 
   test('a validation a minute or more after the last recorded use writes again', async () => {
@@ -186,22 +195,22 @@ describe('ValidateAuthToken', () => {
     // Recorded 30 s ago: still within the minute, so nothing is written.
     const recent = new Date(Date.now() - 30_000);
     await setStoredLastUse('v-minute', recent);
-    const throttled = await svc.tokens.validateAuthToken({ authToken: issued.secret, platform: 'ignored' });
+    const throttled = await svc.tokens.validateAuthToken({ authToken: issued.secret, platform: 'later' });
     expect(throttled.authToken!.lastUsedTime).toEqual(recent);
     const unchanged = await svc.tokens.getAuthToken({ uid: 'v-minute', authToken: issued.tokenId });
     expect(unchanged.lastUsedTime).toEqual(recent);
     expect(unchanged.platform).toBe('later');
   });
 
-  test('concurrent first validations write last use once', async () => {
+  test('concurrent first validations with the same device information write last use once', async () => {
     await createUser(svc, 'v-concurrent');
     const issued = await issue(svc, 'v-concurrent');
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => svc.tokens.validateAuthToken({ authToken: issued.secret, userAgent: `UA-${i}` })),
+      Array.from({ length: 10 }, () => svc.tokens.validateAuthToken({ authToken: issued.secret, userAgent: 'UA' })),
     );
     const stored = await svc.tokens.getAuthToken({ uid: 'v-concurrent', authToken: issued.tokenId });
     expect(stored.lastUsedTime).toBeInstanceOf(Date);
-    expect(stored.userAgent).toMatch(/^UA-\d$/);
+    expect(stored.userAgent).toBe('UA');
     for (const r of results) {
       expect(r.uid).toBe('v-concurrent');
       // Each answer saw either no use yet, or the one use that was written, never a second one.

@@ -134,12 +134,13 @@ export class InMemoryTokenStore implements TokenStore {
     checkDeadline(deadline);
     const entry = this.users.get(uid);
     const token = entry?.tokens.find((t) => t.tokenId === tokenId);
-    // Written once per interval: a use recorded after `usedAfter` means another validation wrote.
-    if (!entry || !token || (token.lastUsedTime !== undefined && token.lastUsedTime.getTime() > usedAfter.getTime())) {
-      return false;
-    }
+    if (!entry || !token || (changes.deviceId !== undefined && token.deviceId !== '')) return false;
+    // Nothing new: a use recorded after `usedAfter` (another validation wrote) and the same values.
+    const changed = withChanges(token, changes);
+    const due = token.lastUsedTime === undefined || token.lastUsedTime.getTime() <= usedAfter.getTime();
+    if (!due && sameDevice(token, changed)) return false;
     // Last use is not an update by the caller: updateTime stays.
-    const used = { ...withChanges(token, changes), lastUsedTime: now };
+    const used = { ...changed, lastUsedTime: now };
     entry.tokens = entry.tokens.map((t) => (t === token ? used : t));
     return true;
   }
@@ -198,6 +199,15 @@ function archivePosition(archived: ArchivedAuthToken): PageCursor {
 }
 
 /** Only the fields given; an appInfo given as undefined clears it (as MongoTokenStore's `'appInfo' in changes`). */
+function sameDevice(a: StoredAuthToken, b: StoredAuthToken): boolean {
+  return (
+    a.platform === b.platform &&
+    a.deviceId === b.deviceId &&
+    a.userAgent === b.userAgent &&
+    JSON.stringify(a.appInfo) === JSON.stringify(b.appInfo)
+  );
+}
+
 function withChanges(token: StoredAuthToken, changes: TokenChanges): StoredAuthToken {
   return {
     ...token,

@@ -298,15 +298,21 @@ describe('the cap on tokens per user', () => {
 });
 
 describe('ValidateAuthToken', () => {
-  test('records last use at most once a minute, with the device fields it was given', async () => {
+  test('records last use at most once a minute, and device fields that differ at once', async () => {
     const s = service();
     const { secret, tokenId } = await s.issue(await s.user(), { platform: 'ios', userAgent: 'App/1' });
     const firstUse = s.now();
     expect((await s.validate(secret, { userAgent: 'App/2' })).authToken).toMatchObject({ lastUsedTime: firstUse, userAgent: 'App/2' });
-    s.tick(LAST_USE_WRITE_INTERVAL_MS - 1);
-    expect((await s.validate(secret, { userAgent: 'App/3' })).authToken).toMatchObject({ lastUsedTime: firstUse, userAgent: 'App/2' });
+    // Within the minute, the same information: nothing is written.
+    s.tick(LAST_USE_WRITE_INTERVAL_MS - 2);
+    expect((await s.validate(secret, { userAgent: 'App/2', platform: 'ios' })).authToken).toMatchObject({ lastUsedTime: firstUse });
+    // Within the minute, information that differs: written at once, with the use.
     s.tick(1);
-    expect((await s.validate(secret, { userAgent: 'App/3' })).authToken).toMatchObject({ lastUsedTime: s.now(), userAgent: 'App/3' });
+    const changedAt = s.now();
+    expect((await s.validate(secret, { userAgent: 'App/3' })).authToken).toMatchObject({ lastUsedTime: changedAt, userAgent: 'App/3' });
+    // A minute after the last write: last use again.
+    s.tick(LAST_USE_WRITE_INTERVAL_MS);
+    expect((await s.validate(secret)).authToken).toMatchObject({ lastUsedTime: s.now(), userAgent: 'App/3' });
     expect(await s.tokens.get({ uid: 'alice', authToken: tokenId }, soon())).toMatchObject({ lastUsedTime: s.now(), userAgent: 'App/3' });
   });
 

@@ -2007,7 +2007,8 @@ export const AuthTokenServiceService = {
   },
   /**
    * The login check: is this secret an active token? One indexed read of one user document.
-   * Records last use (at most one write per token per minute) and the device information given.
+   * Records last use (at most one write per token per minute), and device information given that
+   * differs from what the token records at once (a device_id only on a token that has none).
    * Errors: ERR_AUTH_TOKEN_NOT_FOUND, ERR_BAD_REQUEST.
    */
   validateAuthToken: {
@@ -2082,7 +2083,8 @@ export interface AuthTokenServiceServer extends UntypedServiceImplementation {
   flushAuthTokens: handleUnaryCall<FlushAuthTokensRequest, FlushAuthTokensResponse>;
   /**
    * The login check: is this secret an active token? One indexed read of one user document.
-   * Records last use (at most one write per token per minute) and the device information given.
+   * Records last use (at most one write per token per minute), and device information given that
+   * differs from what the token records at once (a device_id only on a token that has none).
    * Errors: ERR_AUTH_TOKEN_NOT_FOUND, ERR_BAD_REQUEST.
    */
   validateAuthToken: handleUnaryCall<ValidateAuthTokenRequest, ValidateAuthTokenResponse>;
@@ -2210,7 +2212,8 @@ export interface AuthTokenServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * The login check: is this secret an active token? One indexed read of one user document.
-   * Records last use (at most one write per token per minute) and the device information given.
+   * Records last use (at most one write per token per minute), and device information given that
+   * differs from what the token records at once (a device_id only on a token that has none).
    * Errors: ERR_AUTH_TOKEN_NOT_FOUND, ERR_BAD_REQUEST.
    */
   validateAuthToken(
