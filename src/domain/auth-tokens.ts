@@ -210,13 +210,16 @@ export class AuthTokens {
     return { uid, authToken, user: found.user };
   }
 
-  async listArchived(input: { uid: string; pageSize: number; pageToken: string }, deadline: Deadline): Promise<Page<ArchivedAuthToken>> {
+  async listArchived(
+    input: { uid: string; pageSize: number; pageToken: string; includePreviousUsers?: boolean },
+    deadline: Deadline,
+  ): Promise<Page<ArchivedAuthToken>> {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const pageSize = v.pageSize('page_size', input.pageSize);
     const after = v.pageToken('page_token', 'archive', uid, input.pageToken);
     v.check();
-    const found = await this.store.listArchivedTokens(uid, after, pageSize + 1, deadline);
+    const found = await this.store.listArchivedTokens(uid, after, pageSize + 1, input.includePreviousUsers ? 'all' : 'current', deadline);
     // The archive outlives DeleteUser, so an empty first page is the only case that asks whether
     // the uid was ever known.
     if (found.length === 0 && !after && !(await this.store.getUser(uid, deadline))) {

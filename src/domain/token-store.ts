@@ -22,6 +22,13 @@ export interface IssueResult {
 
 export type TokenChanges = Partial<DeviceInfo>;
 
+/**
+ * Whose archived tokens a listing shows: those of the uid's current user (a uid deleted and
+ * created again is a new user), or of every user the uid has had. Without a current user (after
+ * DeleteUser), both show every earlier user's.
+ */
+export type ArchivedUsers = 'current' | 'all';
+
 /** Which of a user's active tokens a flush revokes: all of them unless narrowed. */
 export interface FlushScope {
   /** Keep this token; it must be active (authTokenNotFound otherwise, and nothing is revoked). */
@@ -70,5 +77,5 @@ export interface TokenStore {
   recordTokenUse(uid: string, tokenId: string, changes: TokenChanges, now: Date, usedAfter: Date, deadline: Deadline): Promise<boolean>;
 
   /** Most recently archived first, strictly after `after`; at most `limit`, which must be at least 1 (MongoDB reads 0 as "no limit"). */
-  listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, deadline: Deadline): Promise<ArchivedAuthToken[]>;
+  listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, users: ArchivedUsers, deadline: Deadline): Promise<ArchivedAuthToken[]>;
 }

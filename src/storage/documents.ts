@@ -5,6 +5,7 @@
 //
 // JSON objects (metadata, app_info) are stored as JSON text: callers may use keys such as "$where"
 // or "a.b" that MongoDB field names cannot hold, and nothing ever queries inside them.
+import { randomUUID } from 'node:crypto';
 import type { ArchiveReason, ArchivedAuthToken, AuthToken, JsonObject, StoredAuthToken, User } from '../domain/model';
 import { oldestFirst } from '../domain/rules';
 import { ownedCopy } from '../shared/owned-bytes';
@@ -33,11 +34,18 @@ export interface UserDoc {
   updateTime: Date;
   /** Active tokens, oldest first (see TOKEN_ORDER). */
   tokens: TokenDoc[];
+  /**
+   * Which user of this uid the document is: a uid deleted and created again gets a new one, and its
+   * archive starts empty. Absent on users created before it existed (their archive has none either).
+   */
+  generation?: string;
 }
 
 export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {
   _id: string;
   uid: string;
+  /** The generation of the user the token belonged to (UserDoc.generation); absent before it existed. */
+  generation?: string | null;
   archiveTime: Date;
   reason: ArchiveReason;
 }
@@ -113,6 +121,7 @@ export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {
     createTime: user.createTime,
     updateTime: user.updateTime,
     tokens,
+    generation: randomUUID(),
   };
 }
 
@@ -126,9 +135,13 @@ export function toUser(doc: Pick<UserDoc, '_id' | keyof typeof USER_FIELDS>): Us
   };
 }
 
-export function toArchivedDoc(uid: string, token: TokenDoc, reason: ArchiveReason, now: Date): ArchivedTokenDoc {
+/** The user a token is archived from: its uid and generation, as read in the archiving transaction. */
+export type TokenOwner = Pick<UserDoc, '_id' | 'generation'>;
+
+export function toArchivedDoc(owner: TokenOwner, token: TokenDoc, reason: ArchiveReason, now: Date): ArchivedTokenDoc {
   const { id, hash: _hash, ...fields } = token;
-  return { _id: id, uid, ...fields, archiveTime: now, reason };
+  const generation = owner.generation === undefined ? {} : { generation: owner.generation };
+  return { _id: id, uid: owner._id, ...generation, ...fields, archiveTime: now, reason };
 }
 
 export function toArchivedAuthToken(doc: ArchivedTokenDoc): ArchivedAuthToken {

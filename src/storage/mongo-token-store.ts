@@ -7,7 +7,7 @@
 import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
 import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
-import type { FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
+import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
 import type { Committed, CommittingTokenStore } from './committed-writes';
 import {
   ARCHIVED_TOKENS,
@@ -15,6 +15,7 @@ import {
   PUBLIC_TOKEN_FIELDS,
   TOKEN_ORDER,
   type TokenDoc,
+  type TokenOwner,
   USER_FIELDS,
   USERS,
   type UserDoc,
@@ -32,6 +33,10 @@ import { isDatabaseUnreachable } from './driver-errors';
 import type { Deadline } from '../domain/deadline';
 
 const DUPLICATE_KEY = 11000;
+/** What a transaction that archives tokens reads of their user: the tokens, and whose they are. */
+const ARCHIVING_FIELDS = { tokens: 1, generation: 1 } as const;
+
+type Flushed = { owner: TokenOwner; flushed: TokenDoc[] };
 /**
  * The last-use write rides on the login check, so it may not hold it up: e.g. a transaction left
  * open by a crashed replica locks the user's document until MongoDB expires it.
@@ -68,10 +73,10 @@ export class MongoTokenStore implements CommittingTokenStore {
     return this.inTransaction(deadline, async (session) => {
       const deleted = await this.users.findOneAndDelete(
         { _id: uid },
-        { session, projection: { tokens: 1 }, ...timeLimit(deadline) },
+        { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) },
       );
       if (!deleted) throw uidNotFound(uid);
-      await this.archiveTokens(uid, deleted.tokens, ArchiveReason.USER_DELETED, now, session, deadline);
+      await this.archiveTokens(deleted, deleted.tokens, ArchiveReason.USER_DELETED, now, session, deadline);
       return deleted.tokens.length;
     });
   }
@@ -99,7 +104,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     return this.inTransaction(deadline, async (session) => {
       // Reading inside the transaction makes the computed eviction exact: if another writer
       // changes the document before we commit, our write conflicts and the whole attempt reruns.
-      const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit(deadline) });
+      const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
       if (!user) throw uidNotFound(uid);
       const replaced = user.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
       const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(storedOldestFirst);
@@ -122,8 +127,8 @@ export class MongoTokenStore implements CommittingTokenStore {
         { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
         { session, ...timeLimit(deadline) },
       );
-      await this.archiveTokens(uid, replaced, ArchiveReason.REPLACED, now, session, deadline);
-      await this.archiveTokens(uid, evicted, ArchiveReason.EVICTED, now, session, deadline);
+      await this.archiveTokens(user, replaced, ArchiveReason.REPLACED, now, session, deadline);
+      await this.archiveTokens(user, evicted, ArchiveReason.EVICTED, now, session, deadline);
       return {
         createTime,
         evictedTokenIds: evicted.map((t) => t.id),
@@ -165,42 +170,42 @@ export class MongoTokenStore implements CommittingTokenStore {
       const before = await this.users.findOneAndUpdate(
         { _id: uid, tokens: { $elemMatch: match } },
         { $pull: { tokens: match } },
-        { session, projection: { tokens: { $elemMatch: match } }, returnDocument: 'before', ...timeLimit(deadline) },
+        { session, projection: { tokens: { $elemMatch: match }, generation: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
       );
       if (!before) throw await this.notFound(uid, deadline, session);
-      const [archived] = await this.archiveTokens(uid, before.tokens, ArchiveReason.DELETED, now, session, deadline);
+      const [archived] = await this.archiveTokens(before, before.tokens, ArchiveReason.DELETED, now, session, deadline);
       return toArchivedAuthToken(archived!);
     });
   }
 
   flushTokens(uid: string, scope: FlushScope, now: Date, deadline: Deadline): Promise<Committed<number>> {
     return this.inTransaction(deadline, async (session) => {
-      const flushed =
+      const { owner, flushed } =
         scope.except === undefined && scope.deviceId === undefined
           ? await this.flushAll(uid, session, deadline)
           : await this.flushSome(uid, scope, session, deadline);
-      await this.archiveTokens(uid, flushed, ArchiveReason.FLUSHED, now, session, deadline);
+      await this.archiveTokens(owner, flushed, ArchiveReason.FLUSHED, now, session, deadline);
       return flushed.length;
     }, (count) => count > 0);
   }
 
   /** Empties the user's tokens in one write; resolves with those it held. */
-  private async flushAll(uid: string, session: ClientSession, deadline: Deadline): Promise<TokenDoc[]> {
+  private async flushAll(uid: string, session: ClientSession, deadline: Deadline): Promise<Flushed> {
     const before = await this.users.findOneAndUpdate(
       { _id: uid },
       { $set: { tokens: [] } },
-      { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
+      { session, projection: ARCHIVING_FIELDS, returnDocument: 'before', ...timeLimit(deadline) },
     );
     if (!before) throw uidNotFound(uid);
-    return before.tokens;
+    return { owner: before, flushed: before.tokens };
   }
 
   /**
    * Pulls the tokens in `scope`, as read in this transaction: should another writer change the
    * document before the commit, the pull conflicts and the whole attempt reruns on a new read.
    */
-  private async flushSome(uid: string, { except, deviceId }: FlushScope, session: ClientSession, deadline: Deadline): Promise<TokenDoc[]> {
-    const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, ...timeLimit(deadline) });
+  private async flushSome(uid: string, { except, deviceId }: FlushScope, session: ClientSession, deadline: Deadline): Promise<Flushed> {
+    const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
     if (!user) throw uidNotFound(uid);
     const kept = except && user.tokens.find(isToken(except));
     if (except && !kept) throw authTokenNotFound();
@@ -212,7 +217,7 @@ export class MongoTokenStore implements CommittingTokenStore {
         { session, ...timeLimit(deadline) },
       );
     }
-    return flushed;
+    return { owner: user, flushed };
   }
 
   revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
@@ -221,10 +226,11 @@ export class MongoTokenStore implements CommittingTokenStore {
       const before = await this.users.findOneAndUpdate(
         { _id: uid, tokens: { $elemMatch: leaked } },
         { $pull: { tokens: leaked } },
-        { session, projection: { tokens: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
+        { session, projection: ARCHIVING_FIELDS, returnDocument: 'before', ...timeLimit(deadline) },
       );
-      const revoked = (before?.tokens ?? []).filter((t) => tokenHashes.some((h) => h.equals(t.hash)));
-      await this.archiveTokens(uid, revoked, ArchiveReason.LEAKED, now, session, deadline);
+      if (!before) return [];
+      const revoked = before.tokens.filter((t) => tokenHashes.some((h) => h.equals(t.hash)));
+      await this.archiveTokens(before, revoked, ArchiveReason.LEAKED, now, session, deadline);
       return revoked.map((t) => t.hash);
     }, (revoked) => revoked.length > 0);
   }
@@ -263,10 +269,13 @@ export class MongoTokenStore implements CommittingTokenStore {
     return result.modifiedCount === 1;
   }
 
-  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, deadline: Deadline) {
+  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, users: ArchivedUsers, deadline: Deadline) {
+    const current = users === 'current' ? await this.users.findOne({ _id: uid }, { projection: { generation: 1 }, ...timeLimit(deadline) }) : null;
+    // `null` also matches archived tokens of users from before generations existed.
+    const ofUser: Filter<ArchivedTokenDoc> = current ? { generation: current.generation ?? null } : {};
     const filter: Filter<ArchivedTokenDoc> = after
-      ? { uid, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
-      : { uid };
+      ? { uid, ...ofUser, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
+      : { uid, ...ofUser };
     const docs = await this.archive
       .find(filter, timeLimit(deadline))
       .sort({ archiveTime: -1, _id: -1 })
@@ -276,7 +285,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   private async archiveTokens(
-    uid: string,
+    owner: TokenOwner,
     tokens: TokenDoc[],
     reason: ArchiveReason,
     now: Date,
@@ -284,7 +293,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     deadline: Deadline,
   ): Promise<ArchivedTokenDoc[]> {
     if (tokens.length === 0) return [];
-    const docs = tokens.map((t) => toArchivedDoc(uid, t, reason, now));
+    const docs = tokens.map((t) => toArchivedDoc(owner, t, reason, now));
     await this.archive.insertMany(docs, { session, ...timeLimit(deadline) });
     return docs;
   }

@@ -16,10 +16,12 @@ import {
   type User,
 } from '../../src/domain/model';
 import { newestFirst, oldestFirst } from '../../src/domain/rules';
-import type { FlushScope, IssueOptions, IssueResult, TokenChanges, TokenStore } from '../../src/domain/token-store';
+import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges, TokenStore } from '../../src/domain/token-store';
 
 interface UserEntry {
   user: User;
+  /** A uid deleted and created again is a new user, with an archive of its own. */
+  generation: number;
   /** Active tokens, oldest first, as MongoDB keeps them (so the cap drops from the front). */
   tokens: StoredAuthToken[];
 }
@@ -27,12 +29,17 @@ interface UserEntry {
 export class InMemoryTokenStore implements TokenStore {
   private readonly users = new Map<string, UserEntry>();
   /** Every archived token of every user: the archive outlives DeleteUser. */
-  private readonly archive: ArchivedAuthToken[] = [];
+  private readonly archive: { archived: ArchivedAuthToken; generation: number }[] = [];
+  private generations = 0;
 
   async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
     checkDeadline(deadline);
     if (this.users.has(user.uid)) throw uidAlreadyExists(user.uid);
-    this.users.set(user.uid, { user: { ...user, metadata: stored(user.metadata) }, tokens: firstToken ? [storedToken(firstToken)] : [] });
+    this.users.set(user.uid, {
+      user: { ...user, metadata: stored(user.metadata) },
+      generation: ++this.generations,
+      tokens: firstToken ? [storedToken(firstToken)] : [],
+    });
   }
 
   async getUser(uid: string, deadline: Deadline): Promise<User | undefined> {
@@ -44,7 +51,7 @@ export class InMemoryTokenStore implements TokenStore {
     checkDeadline(deadline);
     const entry = this.entry(uid);
     this.users.delete(uid);
-    this.archiveTokens(entry.tokens, ArchiveReason.USER_DELETED, now);
+    this.archiveTokens(entry, entry.tokens, ArchiveReason.USER_DELETED, now);
     return entry.tokens.length;
   }
 
@@ -71,8 +78,8 @@ export class InMemoryTokenStore implements TokenStore {
     const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
     const createTime = new Date(Math.max(now.getTime(), newest + 1));
     entry.tokens = [...kept.slice(evicted.length), storedToken({ ...token, createTime, updateTime: createTime })].sort(tokenOrder);
-    this.archiveTokens(replaced, ArchiveReason.REPLACED, now);
-    this.archiveTokens(evicted, ArchiveReason.EVICTED, now);
+    this.archiveTokens(entry, replaced, ArchiveReason.REPLACED, now);
+    this.archiveTokens(entry, evicted, ArchiveReason.EVICTED, now);
     return { createTime, evictedTokenIds: evicted.map((t) => t.tokenId), replacedTokenIds: replaced.map((t) => t.tokenId) };
   }
 
@@ -99,7 +106,7 @@ export class InMemoryTokenStore implements TokenStore {
     checkDeadline(deadline);
     const { entry, token } = this.activeToken(uid, ref);
     entry.tokens = entry.tokens.filter((t) => t !== token);
-    return this.archiveTokens([token], ArchiveReason.DELETED, now)[0]!;
+    return this.archiveTokens(entry, [token], ArchiveReason.DELETED, now)[0]!;
   }
 
   async flushTokens(uid: string, { except, deviceId }: FlushScope, now: Date, deadline: Deadline): Promise<number> {
@@ -108,7 +115,7 @@ export class InMemoryTokenStore implements TokenStore {
     const kept = except && this.activeToken(uid, except).token;
     const flushed = entry.tokens.filter((t) => t !== kept && (deviceId === undefined || t.deviceId === deviceId));
     entry.tokens = entry.tokens.filter((t) => !flushed.includes(t));
-    this.archiveTokens(flushed, ArchiveReason.FLUSHED, now);
+    this.archiveTokens(entry, flushed, ArchiveReason.FLUSHED, now);
     return flushed.length;
   }
 
@@ -118,7 +125,7 @@ export class InMemoryTokenStore implements TokenStore {
     if (!entry) return [];
     const revoked = entry.tokens.filter((t) => tokenHashes.some((h) => h.equals(t.tokenHash)));
     entry.tokens = entry.tokens.filter((t) => !revoked.includes(t));
-    this.archiveTokens(revoked, ArchiveReason.LEAKED, now);
+    this.archiveTokens(entry, revoked, ArchiveReason.LEAKED, now);
     return revoked.map((t) => t.tokenHash);
   }
 
@@ -145,13 +152,16 @@ export class InMemoryTokenStore implements TokenStore {
     return true;
   }
 
-  async listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, deadline: Deadline) {
+  async listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, users: ArchivedUsers, deadline: Deadline) {
     checkDeadline(deadline);
     // MongoDB reads a limit of 0 as "no limit" and a negative one as its absolute value; the
     // contract says "at most limit". No use case asks for fewer than one, so one that does is a bug.
     if (!Number.isInteger(limit) || limit < 1) throw new Error(`listArchivedTokens: limit must be a positive integer, not ${limit}`);
+    const current = users === 'current' ? this.users.get(uid)?.generation : undefined;
     return this.archive
-      .filter((a) => a.authToken.uid === uid && (after === undefined || newestFirst(after, archivePosition(a)) < 0))
+      .filter(({ archived, generation }) => archived.authToken.uid === uid && (current === undefined || generation === current))
+      .map(({ archived }) => archived)
+      .filter((a) => after === undefined || newestFirst(after, archivePosition(a)) < 0)
       .sort((a, b) => newestFirst(archivePosition(a), archivePosition(b)))
       .slice(0, limit);
   }
@@ -170,9 +180,9 @@ export class InMemoryTokenStore implements TokenStore {
     return { entry, token };
   }
 
-  private archiveTokens(tokens: readonly StoredAuthToken[], reason: ArchiveReason, now: Date): ArchivedAuthToken[] {
+  private archiveTokens(entry: UserEntry, tokens: readonly StoredAuthToken[], reason: ArchiveReason, now: Date): ArchivedAuthToken[] {
     const archived = tokens.map((t) => ({ authToken: publicView(t), archiveTime: now, reason }));
-    this.archive.push(...archived);
+    this.archive.push(...archived.map((a) => ({ archived: a, generation: entry.generation })));
     return archived;
   }
 }

@@ -189,6 +189,12 @@ export interface ListArchivedAuthTokensRequest {
   /** 1 to 100; 0 means 100, larger values are lowered to 100. */
   pageSize: number;
   pageToken: string;
+  /**
+   * A uid deleted and created again is a new user, whose archive starts empty. Set this to list
+   * the archived tokens of every user the uid has had (for operators). Without a current user
+   * (after DeleteUser), every earlier user's are listed either way.
+   */
+  includePreviousUsers: boolean;
 }
 
 export interface ListArchivedAuthTokensResponse {
@@ -1553,7 +1559,7 @@ export const ValidateAuthTokenResponse: MessageFns<ValidateAuthTokenResponse> = 
 };
 
 function createBaseListArchivedAuthTokensRequest(): ListArchivedAuthTokensRequest {
-  return { uid: "", pageSize: 0, pageToken: "" };
+  return { uid: "", pageSize: 0, pageToken: "", includePreviousUsers: false };
 }
 
 export const ListArchivedAuthTokensRequest: MessageFns<ListArchivedAuthTokensRequest> = {
@@ -1566,6 +1572,9 @@ export const ListArchivedAuthTokensRequest: MessageFns<ListArchivedAuthTokensReq
     }
     if (message.pageToken !== "") {
       writer.uint32(26).string(message.pageToken);
+    }
+    if (message.includePreviousUsers !== false) {
+      writer.uint32(32).bool(message.includePreviousUsers);
     }
     return writer;
   },
@@ -1607,6 +1616,14 @@ export const ListArchivedAuthTokensRequest: MessageFns<ListArchivedAuthTokensReq
             message.pageToken = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.includePreviousUsers = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1632,6 +1649,11 @@ export const ListArchivedAuthTokensRequest: MessageFns<ListArchivedAuthTokensReq
         : isSet(object.page_token)
         ? globalThis.String(object.page_token)
         : "",
+      includePreviousUsers: isSet(object.includePreviousUsers)
+        ? globalThis.Boolean(object.includePreviousUsers)
+        : isSet(object.include_previous_users)
+        ? globalThis.Boolean(object.include_previous_users)
+        : false,
     };
   },
 
@@ -1646,6 +1668,9 @@ export const ListArchivedAuthTokensRequest: MessageFns<ListArchivedAuthTokensReq
     if (message.pageToken !== "") {
       obj.pageToken = message.pageToken;
     }
+    if (message.includePreviousUsers !== false) {
+      obj.includePreviousUsers = message.includePreviousUsers;
+    }
     return obj;
   },
 
@@ -1659,6 +1684,7 @@ export const ListArchivedAuthTokensRequest: MessageFns<ListArchivedAuthTokensReq
     message.uid = object.uid ?? "";
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
+    message.includePreviousUsers = object.includePreviousUsers ?? false;
     return message;
   },
 };
@@ -2023,8 +2049,9 @@ export const AuthTokenServiceService = {
     responseDeserialize: (value: Buffer): ValidateAuthTokenResponse => ValidateAuthTokenResponse.decode(value),
   },
   /**
-   * Archived tokens, most recently archived first. Also works after DeleteUser, until the archive
-   * retention period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
+   * Archived tokens of the uid's current user, most recently archived first (of every user the uid
+   * has had with include_previous_users). Also works after DeleteUser, until the archive retention
+   * period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
    */
   listArchivedAuthTokens: {
     path: "/authtoken.v1.AuthTokenService/ListArchivedAuthTokens" as const,
@@ -2089,8 +2116,9 @@ export interface AuthTokenServiceServer extends UntypedServiceImplementation {
    */
   validateAuthToken: handleUnaryCall<ValidateAuthTokenRequest, ValidateAuthTokenResponse>;
   /**
-   * Archived tokens, most recently archived first. Also works after DeleteUser, until the archive
-   * retention period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
+   * Archived tokens of the uid's current user, most recently archived first (of every user the uid
+   * has had with include_previous_users). Also works after DeleteUser, until the archive retention
+   * period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
    */
   listArchivedAuthTokens: handleUnaryCall<ListArchivedAuthTokensRequest, ListArchivedAuthTokensResponse>;
   /**
@@ -2232,8 +2260,9 @@ export interface AuthTokenServiceClient extends Client {
     callback: (error: ServiceError | null, response: ValidateAuthTokenResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Archived tokens, most recently archived first. Also works after DeleteUser, until the archive
-   * retention period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
+   * Archived tokens of the uid's current user, most recently archived first (of every user the uid
+   * has had with include_previous_users). Also works after DeleteUser, until the archive retention
+   * period (ARCHIVE_RETENTION_DAYS) purges them. Errors: ERR_UID_NOT_FOUND, ERR_BAD_REQUEST.
    */
   listArchivedAuthTokens(
     request: ListArchivedAuthTokensRequest,

@@ -68,6 +68,6 @@ export class ContractContext {
   }
 
   allArchived(uid: string): Promise<ArchivedAuthToken[]> {
-    return this.store.listArchivedTokens(uid, undefined, 1000, soon());
+    return this.store.listArchivedTokens(uid, undefined, 1000, 'current', soon());
   }
 }

@@ -23,7 +23,7 @@ const calls: [string, (s: TokenStore, uid: string, d: Deadline) => Promise<unkno
   ['revokeTokens', (s, uid, d) => s.revokeTokens(uid, [hashToken('x')], at(1), d)],
   ['findActiveToken', (s, uid, d) => s.findActiveToken(uid, hashToken('x'), d)],
   ['recordTokenUse', (s, uid, d) => s.recordTokenUse(uid, ref.tokenId, {}, at(1), at(0), d)],
-  ['listArchivedTokens', (s, uid, d) => s.listArchivedTokens(uid, undefined, 10, d)],
+  ['listArchivedTokens', (s, uid, d) => s.listArchivedTokens(uid, undefined, 10, 'current', d)],
 ];
 
 /** describe('a call that is over') */

@@ -46,10 +46,12 @@ export function userCases(ctx: ContractContext): void {
     expect(archived.map((x) => x.reason)).toEqual([ArchiveReason.USER_DELETED, ArchiveReason.USER_DELETED]);
     expect(archived.map((x) => x.archiveTime)).toEqual([at(10), at(10)]);
     expect(archived.map((x) => x.authToken).sort(byNewest)).toEqual([publicView(b.stored), publicView(a.stored)]);
-    // The uid is free again, and the new user starts with no tokens; the archive stays.
+    // The uid is free again, and the new user starts with no tokens and an empty archive; the
+    // earlier user's archive stays, listed with 'all'.
     await ctx.newUser(uid);
     expect(await ctx.store.listTokens(uid, soon())).toEqual([]);
-    expect(await ctx.allArchived(uid)).toHaveLength(2);
+    expect(await ctx.allArchived(uid)).toEqual([]);
+    expect(await ctx.store.listArchivedTokens(uid, undefined, 10, 'all', soon())).toHaveLength(2);
   });
 
   test('deleting a user without tokens returns 0 and archives nothing', async () => {
@@ -84,6 +86,6 @@ export function unknownUserCases(ctx: ContractContext): void {
     expect(await ctx.store.getUser(uid, soon())).toBeUndefined();
     expect(await ctx.store.findActiveToken(uid, hashToken('x'), soon())).toBeUndefined();
     expect(await ctx.store.recordTokenUse(uid, ref.tokenId, {}, at(1), at(0), soon())).toBe(false);
-    expect(await ctx.store.listArchivedTokens(uid, undefined, 10, soon())).toEqual([]);
+    expect(await ctx.store.listArchivedTokens(uid, undefined, 10, 'current', soon())).toEqual([]);
   });
 }
