@@ -1,4 +1,7 @@
-// The proto contract: buf lint passes, and gen/ is exactly what buf + ts-proto generate from it.
+// The proto contract: buf lint passes, gen/ is exactly what buf + ts-proto generate from it, and
+// nothing of the released contract is broken. released-authtoken-v1.json is that contract as it
+// was released (authtoken/v1 before its first additions, as a buf image: `buf build
+// <descriptor of that release> --path authtoken/v1 -o released-authtoken-v1.json`).
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,4 +40,11 @@ test('committed gen/ matches a fresh generation from proto/', async () => {
     const [a, b] = await Promise.all([readFile(join(committed, file)), readFile(join(fresh, file))]);
     expect(a.equals(b), `gen/${file} is stale: run npm run gen`).toBe(true);
   }
+});
+
+test('buf breaking: the contract keeps every released field, number, method and enum value', async () => {
+  const released = join('test', 'contract', 'released-authtoken-v1.json');
+  await expect(
+    run(buf, ['breaking', 'gen/descriptor.binpb', '--against', released, '--path', 'authtoken/v1'], { cwd: repo, env }),
+  ).resolves.toBeDefined();
 });
