@@ -7,6 +7,7 @@ import { ApiKeys } from './domain/api-keys';
 import { TokenBuckets } from './domain/token-bucket';
 import type { TokenStore } from './domain/token-store';
 import { Users } from './domain/users';
+import { ExpirySweep } from './domain/expiry-sweep';
 import { type EmbeddedMongod, startEmbeddedMongod } from './embedded-mongod/mongod-process';
 import { stopLeftoverMongod } from './embedded-mongod/leftover-mongod';
 import { ensureMongodBinary } from './embedded-mongod/mongod-binary';
@@ -67,6 +68,8 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
     log,
   });
   const { users, tokens } = useCases(config, database.store, metrics);
+  const expirySweep = new ExpirySweep(database.store, metrics);
+  expirySweep.start(config.EXPIRY_SWEEP_INTERVAL_MS, (error) => log.warn({ err: error }, 'expiry sweep failed; the next one tries again'));
   const inFlight = new InFlightCalls();
   const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
   const grpc = await startServer({
@@ -100,6 +103,7 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
       grpc.health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
       log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
       await drain(grpc, inFlight, config.SHUTDOWN_GRACE_MS);
+      await expirySweep.stop();
       await new Promise<void>((done) => metricsServer.server.close(() => done()));
       await database.close();
       await embedded?.stop();
@@ -112,9 +116,10 @@ function useCases(config: Config, store: TokenStore, metrics: Metrics): { users:
   const perMinute = config.UID_CREATE_LIMIT_PER_MINUTE;
   const rules = {
     maxTokensPerUser: config.MAX_TOKENS_PER_USER,
+    maxLifetimeMs: config.MAX_TOKEN_LIFETIME_SECONDS > 0 ? config.MAX_TOKEN_LIFETIME_SECONDS * 1000 : undefined,
     createLimitPerUid: perMinute > 0 ? new TokenBuckets(perMinute / 60, perMinute) : undefined,
   };
-  return { users: new Users(store, metrics), tokens: new AuthTokens(store, rules, metrics) };
+  return { users: new Users(store, metrics, rules.maxLifetimeMs), tokens: new AuthTokens(store, rules, metrics) };
 }
 
 /** API keys (none: every local caller is let in) and the per-key rate limit. */

@@ -26,6 +26,10 @@ const schema = z.object({
     .default('authtoken'),
   MAX_TOKENS_PER_USER: integer(1, 1000, DEFAULT_MAX_TOKENS_PER_USER),
   ARCHIVE_RETENTION_DAYS: integer(1, 36500, DEFAULT_ARCHIVE_RETENTION_DAYS),
+  MAX_TOKEN_LIFETIME_SECONDS: integer(0, 100 * 365 * 86_400, 0).describe(
+    'every token expires at most this long after it is issued (CreateAuthToken ttl/expire_time may ask for less); 0: off',
+  ),
+  EXPIRY_SWEEP_INTERVAL_MS: integer(100, 3_600_000, 30_000).describe('how often expired tokens are archived (EXPIRED)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   EMBEDDED_MONGOD_DATA_DIR: z.string().min(1).default('.data/mongodb').describe('embedded mongod data folder'),
   MONGOD_CACHE_DIR: z

@@ -9,10 +9,13 @@ import { IGNORE_EVENTS, type TokenEvents } from './token-events';
 import type { TokenChanges, TokenStore } from './token-store';
 import { type RevocationResult, revokeLeakedTokens } from './leaked-tokens';
 import { RequestValidator } from './validation';
+import { expiryOf, isExpired, type RequestedTtl } from './expiry';
 import type { Deadline } from './deadline';
 
 export interface TokenRules {
   maxTokensPerUser: number;
+  /** MAX_TOKEN_LIFETIME_SECONDS in ms; undefined: tokens without a ttl never expire. */
+  maxLifetimeMs?: number;
   /** Limits CreateAuthToken per uid, so one runaway client cannot churn a user's tokens. */
   createLimitPerUid?: TokenBuckets;
 }
@@ -32,11 +35,11 @@ const FIELD_OF_PATH = { platform: 'platform', user_agent: 'userAgent', app_info:
 export const NO_DEVICE: DeviceInfo = { platform: '', deviceId: '', userAgent: '', appInfo: undefined };
 
 /** A new token for `uid`: the secret for the caller and the record to store (hash only). */
-export function newToken(uid: string, device: DeviceInfo, now: Date): { secret: string; stored: StoredAuthToken } {
+export function newToken(uid: string, device: DeviceInfo, now: Date, expireTime?: Date): { secret: string; stored: StoredAuthToken } {
   const { token, tokenId, tokenHash } = issueToken(uid);
   return {
     secret: token,
-    stored: { tokenId, tokenHash, uid, createTime: now, updateTime: now, lastUsedTime: undefined, ...device },
+    stored: { tokenId, tokenHash, uid, createTime: now, updateTime: now, lastUsedTime: undefined, expireTime, ...device },
   };
 }
 
@@ -66,15 +69,16 @@ export class AuthTokens {
     private readonly clock: Clock = () => new Date(),
   ) {}
 
-  async create(input: DeviceInfo & { uid: string; force: boolean }, deadline: Deadline) {
+  async create(input: DeviceInfo & { uid: string; force: boolean; ttl?: RequestedTtl; expireTime?: Date }, deadline: Deadline) {
     const v = new RequestValidator();
     const uid = v.uid('uid', input.uid);
     const device = validDevice(v, input);
+    const now = this.clock();
+    const expireTime = expiryOf(v, input, now, this.rules.maxLifetimeMs);
     v.check();
     const waitMs = this.rules.createLimitPerUid?.take(uid) ?? 0;
     if (waitMs > 0) throw tooManyRequests(waitMs, 'uid');
-    const now = this.clock();
-    const { secret, stored } = newToken(uid, device, now);
+    const { secret, stored } = newToken(uid, device, now, expireTime);
     const replaceDeviceId = !input.force && device.deviceId !== '' ? device.deviceId : undefined;
     const { createTime, evictedTokenIds, replacedTokenIds } = await this.store.issueToken(
       stored,
@@ -189,10 +193,11 @@ export class AuthTokens {
     v.check();
     const { uid, tokenHash } = secret!;
     const found = await this.store.findActiveToken(uid, tokenHash, deadline);
-    if (!found || !sameHash(found.token.tokenHash, tokenHash)) throw authTokenNotFound();
+    const now = this.clock();
+    // Expired: refused from its expire_time on, whether or not the sweep has archived it yet.
+    if (!found || !sameHash(found.token.tokenHash, tokenHash) || isExpired(found.token, now)) throw authTokenNotFound();
 
     let authToken = publicView(found.token);
-    const now = this.clock();
     const lastUsed = authToken.lastUsedTime?.getTime() ?? -Infinity;
     const changes = deviceChanges(authToken, device);
     // Device information that differs is written at once; otherwise last use, once a minute.

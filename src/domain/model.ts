@@ -28,6 +28,8 @@ export interface AuthToken extends DeviceInfo {
   readonly createTime: Date;
   readonly updateTime: Date;
   readonly lastUsedTime: Date | undefined;
+  /** When it stops validating (expiry.ts); undefined: never. */
+  readonly expireTime: Date | undefined;
 }
 
 /** An active token as stored: never the secret, only its SHA-256. */
@@ -42,6 +44,7 @@ export const ArchiveReason = {
   FLUSHED: 'FLUSHED',
   USER_DELETED: 'USER_DELETED',
   LEAKED: 'LEAKED',
+  EXPIRED: 'EXPIRED',
 } as const;
 export type ArchiveReason = (typeof ArchiveReason)[keyof typeof ArchiveReason];
 

@@ -66,6 +66,14 @@ export interface TokenStore {
    */
   revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Buffer[]>;
 
+  /**
+   * Users that may have a token whose expire_time is at or before `now` (a few may turn out to
+   * have none left), at most `limit`: what the expiry sweep visits.
+   */
+  usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]>;
+  /** Archives the user's tokens expired by `now` as EXPIRED, atomically; returns how many. An unknown user: 0. */
+  expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number>;
+
   /** The validation lookup: one indexed read of one user document. Undefined if not active. */
   findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline): Promise<{ user: User; token: StoredAuthToken } | undefined>;
   /**

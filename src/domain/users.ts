@@ -12,6 +12,8 @@ export class Users {
   constructor(
     private readonly store: TokenStore,
     private readonly events: TokenEvents = IGNORE_EVENTS,
+    /** MAX_TOKEN_LIFETIME_SECONDS in ms, for the first token (expiry.ts); undefined: off. */
+    private readonly maxLifetimeMs?: number,
     private readonly clock: Clock = () => new Date(),
   ) {}
 
@@ -29,7 +31,8 @@ export class Users {
     v.check();
     const now = this.clock();
     const user: User = { uid, name, metadata, createTime: now, updateTime: now };
-    const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now) : undefined;
+    const expireTime = this.maxLifetimeMs === undefined ? undefined : new Date(now.getTime() + this.maxLifetimeMs);
+    const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now, expireTime) : undefined;
     await this.store.createUser(user, first?.stored, deadline);
     if (first) this.events.issued(1);
     return { user, issued: first && { authToken: publicView(first.stored), secret: first.secret } };

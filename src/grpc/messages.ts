@@ -14,6 +14,7 @@ const ARCHIVE_REASONS: Record<ArchivedAuthToken['reason'], ArchiveReasonMessage>
   FLUSHED: ArchiveReasonMessage.ARCHIVE_REASON_FLUSHED,
   USER_DELETED: ArchiveReasonMessage.ARCHIVE_REASON_USER_DELETED,
   LEAKED: ArchiveReasonMessage.ARCHIVE_REASON_LEAKED,
+  EXPIRED: ArchiveReasonMessage.ARCHIVE_REASON_EXPIRED,
 };
 
 /** `secret` only in the response that issued the token. */
@@ -29,6 +30,7 @@ export function authTokenMessage(token: AuthToken, secret = ''): AuthTokenMessag
     deviceId: token.deviceId,
     userAgent: token.userAgent,
     appInfo: token.appInfo,
+    expireTime: token.expireTime,
   };
 }
 

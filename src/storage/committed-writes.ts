@@ -5,7 +5,7 @@
 import type { Timestamp } from 'mongodb';
 import type { TokenStore } from '../domain/token-store';
 
-export type RevokingWrite = 'deleteUser' | 'issueToken' | 'deleteToken' | 'flushTokens' | 'revokeTokens';
+export type RevokingWrite = 'deleteUser' | 'issueToken' | 'deleteToken' | 'flushTokens' | 'revokeTokens' | 'expireTokens';
 
 export interface Committed<T> {
   readonly result: T;
@@ -31,6 +31,8 @@ export function plainTokenStore(store: CommittingTokenStore): TokenStore {
     deleteToken: async (...args) => (await store.deleteToken(...args)).result,
     flushTokens: async (...args) => (await store.flushTokens(...args)).result,
     revokeTokens: async (...args) => (await store.revokeTokens(...args)).result,
+    usersWithExpiredTokens: store.usersWithExpiredTokens.bind(store),
+    expireTokens: async (...args) => (await store.expireTokens(...args)).result,
     findActiveToken: store.findActiveToken.bind(store),
     recordTokenUse: store.recordTokenUse.bind(store),
     listArchivedTokens: store.listArchivedTokens.bind(store),

@@ -24,6 +24,8 @@ export interface TokenDoc {
   deviceId: string;
   userAgent: string;
   appInfo: string | null;
+  /** Absent on tokens that never expire (and on tokens from before expiry existed). */
+  expireTime?: Date;
 }
 
 export interface UserDoc {
@@ -34,6 +36,12 @@ export interface UserDoc {
   updateTime: Date;
   /** Active tokens, oldest first (see TOKEN_ORDER). */
   tokens: TokenDoc[];
+  /**
+   * No active token expires before this (absent: none expires). Kept early rather than exact:
+   * issuing lowers it, nothing else raises it but the expiry sweep, which visits the users it
+   * names (indexed) and sets it again.
+   */
+  nextExpiry?: Date;
   /**
    * Which user of this uid the document is: a uid deleted and created again gets a new one, and its
    * archive starts empty. Absent on users created before it existed (their archive has none either).
@@ -68,6 +76,7 @@ export const PUBLIC_TOKEN_FIELDS = {
   deviceId: 1,
   userAgent: 1,
   appInfo: 1,
+  expireTime: 1,
 } as const;
 
 export const USER_FIELDS = { name: 1, metadata: 1, createTime: 1, updateTime: 1 } as const;
@@ -91,6 +100,7 @@ export function toTokenDoc(token: StoredAuthToken): TokenDoc {
     deviceId: token.deviceId,
     userAgent: token.userAgent,
     appInfo: toJsonText(token.appInfo),
+    ...(token.expireTime && { expireTime: token.expireTime }),
   };
 }
 
@@ -105,6 +115,7 @@ export function toAuthToken(uid: string, doc: Omit<TokenDoc, 'hash'>): AuthToken
     deviceId: doc.deviceId,
     userAgent: doc.userAgent,
     appInfo: fromJsonText(doc.appInfo),
+    expireTime: doc.expireTime ?? undefined,
   };
 }
 
@@ -122,7 +133,14 @@ export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {
     updateTime: user.updateTime,
     tokens,
     generation: randomUUID(),
+    ...nextExpiryOf(tokens),
   };
+}
+
+/** The earliest expire_time among `tokens`, as a UserDoc field (none when none expires). */
+export function nextExpiryOf(tokens: readonly Pick<TokenDoc, 'expireTime'>[]): { nextExpiry?: Date } {
+  const times = tokens.flatMap((t) => (t.expireTime ? [t.expireTime.getTime()] : []));
+  return times.length === 0 ? {} : { nextExpiry: new Date(Math.min(...times)) };
 }
 
 export function toUser(doc: Pick<UserDoc, '_id' | keyof typeof USER_FIELDS>): User {

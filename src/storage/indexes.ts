@@ -1,12 +1,14 @@
-// Indexes, created (or brought up to date) at start-up. Users need none beyond _id: every lookup
-// names the uid, which is also the natural shard key.
+// Indexes, created (or brought up to date) at start-up. Users need one beyond _id, for the expiry
+// sweep; every other lookup names the uid, which is also the natural shard key.
 import type { Db } from 'mongodb';
-import { ARCHIVED_TOKENS } from './documents';
+import { ARCHIVED_TOKENS, USERS } from './documents';
 
 const RETENTION_INDEX = 'archive_retention';
 const DAY_SECONDS = 24 * 60 * 60;
 
 export async function ensureIndexes(db: Db, archiveRetentionDays: number): Promise<void> {
+  // Sparse: only users with a token that expires are in it.
+  await db.collection(USERS).createIndex({ nextExpiry: 1 }, { name: 'next_expiry', sparse: true });
   const archive = db.collection(ARCHIVED_TOKENS);
   await archive.createIndex({ uid: 1, archiveTime: -1, _id: -1 }, { name: 'uid_archive_time' });
 

@@ -16,6 +16,7 @@ import {
   TOKEN_ORDER,
   type TokenDoc,
   type TokenOwner,
+  nextExpiryOf,
   USER_FIELDS,
   USERS,
   type UserDoc,
@@ -31,6 +32,7 @@ import {
 } from './documents';
 import { isDatabaseUnreachable } from './driver-errors';
 import type { Deadline } from '../domain/deadline';
+import { isExpired } from '../domain/expiry';
 
 const DUPLICATE_KEY = 11000;
 /** What a transaction that archives tokens reads of their user: the tokens, and whose they are. */
@@ -94,7 +96,7 @@ export class MongoTokenStore implements CommittingTokenStore {
           [`tokens.${max - 1}`]: { $exists: false },
           tokens: { $not: { $elemMatch: { createTime: { $gte: token.createTime } } } },
         },
-        { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } } },
+        { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } }, ...lowerNextExpiry(token) },
         timeLimit(deadline),
       );
       if (belowCap.matchedCount === 1) {
@@ -124,7 +126,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       }
       await this.users.updateOne(
         { _id: uid },
-        { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
+        { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } }, ...lowerNextExpiry(token) },
         { session, ...timeLimit(deadline) },
       );
       await this.archiveTokens(user, replaced, ArchiveReason.REPLACED, now, session, deadline);
@@ -233,6 +235,31 @@ export class MongoTokenStore implements CommittingTokenStore {
       await this.archiveTokens(before, revoked, ArchiveReason.LEAKED, now, session, deadline);
       return revoked.map((t) => t.hash);
     }, (revoked) => revoked.length > 0);
+  }
+
+  async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
+    const users = await this.users.find({ nextExpiry: { $lte: now } }, { projection: { _id: 1 }, limit, ...timeLimit(deadline) }).toArray();
+    return users.map((u) => u._id);
+  }
+
+  expireTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
+    return this.inTransaction(deadline, async (session) => {
+      const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
+      if (!user) return 0;
+      const expired = user.tokens.filter((t) => isExpired(toAuthToken(uid, t), now));
+      const kept = user.tokens.filter((t) => !expired.includes(t));
+      const next = nextExpiryOf(kept).nextExpiry;
+      await this.users.updateOne(
+        { _id: uid },
+        {
+          ...(expired.length > 0 && { $pull: { tokens: { id: { $in: expired.map((t) => t.id) } } } }),
+          ...(next ? { $set: { nextExpiry: next } } : { $unset: { nextExpiry: '' } }),
+        },
+        { session, ...timeLimit(deadline) },
+      );
+      await this.archiveTokens(user, expired, ArchiveReason.EXPIRED, now, session, deadline);
+      return expired.length;
+    }, (count) => count > 0);
   }
 
   async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
@@ -368,6 +395,11 @@ function stillWanted(deadline: Deadline): void {
 
 function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
   return 'tokenHash' in ref ? { hash: ref.tokenHash } : { id: ref.tokenId };
+}
+
+/** Issuing a token that expires makes the user's next expiry at least that early. */
+function lowerNextExpiry(token: StoredAuthToken): { $min?: { nextExpiry: Date } } {
+  return token.expireTime ? { $min: { nextExpiry: token.expireTime } } : {};
 }
 
 /** tokenFilter, on a document already read. */

@@ -15,6 +15,7 @@ import { ContractContext } from './token-store-contract/context';
 import { deadlineCases } from './token-store-contract/deadlines';
 import { flushScopeCases } from './token-store-contract/flush-scopes';
 import { revocationCases } from './token-store-contract/revocations';
+import { expiryCases } from './token-store-contract/expiry';
 import { issuingCases } from './token-store-contract/issuing';
 import { lastUseCases } from './token-store-contract/last-use';
 import { tokenChangeCases, tokenListingCases, unknownTokenCases } from './token-store-contract/tokens';
@@ -46,6 +47,7 @@ function describeTokenStoreContract(name: string, open: () => Promise<OpenStore>
     describe('changing tokens', () => tokenChangeCases(ctx));
     describe('flushing some tokens', () => flushScopeCases(ctx));
     describe('revokeTokens', () => revocationCases(ctx));
+    describe('expiry', () => expiryCases(ctx));
     describe('validation', () => lastUseCases(ctx));
     describe('a call that is over', () => deadlineCases(ctx));
   });

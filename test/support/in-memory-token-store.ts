@@ -4,6 +4,7 @@
 // Every method finishes in one synchronous step, so each is atomic as the real store's transactions are.
 import { publicView } from '../../src/domain/auth-tokens';
 import type { Deadline } from '../../src/domain/deadline';
+import { isExpired } from '../../src/domain/expiry';
 import { authTokenNotFound, deadlineExceeded, uidAlreadyExists, uidNotFound } from '../../src/domain/errors';
 import {
   ArchiveReason,
@@ -127,6 +128,21 @@ export class InMemoryTokenStore implements TokenStore {
     entry.tokens = entry.tokens.filter((t) => !revoked.includes(t));
     this.archiveTokens(entry, revoked, ArchiveReason.LEAKED, now);
     return revoked.map((t) => t.tokenHash);
+  }
+
+  async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
+    checkDeadline(deadline);
+    return [...this.users.values()].filter((e) => e.tokens.some((t) => isExpired(t, now))).slice(0, limit).map((e) => e.user.uid);
+  }
+
+  async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {
+    checkDeadline(deadline);
+    const entry = this.users.get(uid);
+    if (!entry) return 0;
+    const expired = entry.tokens.filter((t) => isExpired(t, now));
+    entry.tokens = entry.tokens.filter((t) => !expired.includes(t));
+    this.archiveTokens(entry, expired, ArchiveReason.EXPIRED, now);
+    return expired.length;
   }
 
   async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {

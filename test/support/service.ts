@@ -36,6 +36,9 @@ export async function startTestService(
     // Rate limits are tested on their own; elsewhere they would only make counts depend on timing.
     RATE_LIMIT_PER_KEY: '0',
     UID_CREATE_LIMIT_PER_MINUTE: '0',
+    // So is the expiry sweep (test/e2e/expiry.test.ts): elsewhere its passes would only add
+    // operations to profiles that tests read.
+    EXPIRY_SWEEP_INTERVAL_MS: '3600000',
     ...env,
   });
   const service = await startApp(config, createLogger(config.LOG_LEVEL));

@@ -23,7 +23,7 @@ function service({ maxTokensPerUser = 100 } = {}) {
   const archived: [string, number][] = [];
   const events: TokenEvents = { issued() {}, validated() {}, archived: (reason, count) => void (count > 0 && archived.push([reason, count])) };
   const tokens = new AuthTokens(store, { maxTokensPerUser }, events, clock);
-  const users = new Users(store, events, clock);
+  const users = new Users(store, events, undefined, clock);
   return {
     tokens,
     users,

@@ -21,6 +21,8 @@ const METHODS: (keyof TokenStore)[] = [
   'deleteToken',
   'flushTokens',
   'revokeTokens',
+  'usersWithExpiredTokens',
+  'expireTokens',
   'findActiveToken',
   'recordTokenUse',
   'listArchivedTokens',

@@ -15,7 +15,7 @@ const soon = () => callDeadline(Infinity);
 function service() {
   const store = new InMemoryTokenStore();
   return {
-    users: new Users(store, IGNORE_EVENTS, () => at),
+    users: new Users(store, IGNORE_EVENTS, undefined, () => at),
     tokens: new AuthTokens(store, { maxTokensPerUser: 100 }, IGNORE_EVENTS, () => at),
   };
 }

@@ -17,6 +17,7 @@ function lookupOf(uid: string, hashByte: number): { hash: Buffer; found: CachedL
     createTime: at,
     updateTime: at,
     lastUsedTime: undefined,
+    expireTime: undefined,
     platform: '',
     deviceId: '',
     userAgent: '',

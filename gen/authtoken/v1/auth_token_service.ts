@@ -18,8 +18,10 @@ import {
   type ServiceError,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { Duration } from "../../google/protobuf/duration";
 import { FieldMask } from "../../google/protobuf/field_mask";
 import { Struct } from "../../google/protobuf/struct";
+import { Timestamp } from "../../google/protobuf/timestamp";
 import { ArchivedAuthToken, AuthToken, User } from "./resources";
 
 export const protobufPackage = "authtoken.v1";
@@ -85,7 +87,22 @@ export interface CreateAuthTokenRequest {
   platform: string;
   deviceId: string;
   userAgent: string;
-  appInfo: { [key: string]: any } | undefined;
+  appInfo:
+    | { [key: string]: any }
+    | undefined;
+  /**
+   * Optional: the token stops validating this long after it is issued. At most the server's
+   * MAX_TOKEN_LIFETIME when that is set; not together with expire_time.
+   */
+  ttl:
+    | Duration
+    | undefined;
+  /**
+   * Optional: the token stops validating at this time, which must be in the future (and within
+   * MAX_TOKEN_LIFETIME when that is set); not together with ttl. Neither: the token does not
+   * expire, unless MAX_TOKEN_LIFETIME is set.
+   */
+  expireTime: Date | undefined;
 }
 
 export interface CreateAuthTokenResponse {
@@ -217,7 +234,16 @@ export interface RevokeAuthTokensResponse {
 }
 
 function createBaseCreateAuthTokenRequest(): CreateAuthTokenRequest {
-  return { uid: "", force: false, platform: "", deviceId: "", userAgent: "", appInfo: undefined };
+  return {
+    uid: "",
+    force: false,
+    platform: "",
+    deviceId: "",
+    userAgent: "",
+    appInfo: undefined,
+    ttl: undefined,
+    expireTime: undefined,
+  };
 }
 
 export const CreateAuthTokenRequest: MessageFns<CreateAuthTokenRequest> = {
@@ -239,6 +265,12 @@ export const CreateAuthTokenRequest: MessageFns<CreateAuthTokenRequest> = {
     }
     if (message.appInfo !== undefined) {
       Struct.encode(Struct.wrap(message.appInfo), writer.uint32(50).fork()).join();
+    }
+    if (message.ttl !== undefined) {
+      Duration.encode(message.ttl, writer.uint32(58).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(66).fork()).join();
     }
     return writer;
   },
@@ -304,6 +336,22 @@ export const CreateAuthTokenRequest: MessageFns<CreateAuthTokenRequest> = {
             message.appInfo = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.ttl = Duration.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -332,6 +380,12 @@ export const CreateAuthTokenRequest: MessageFns<CreateAuthTokenRequest> = {
         ? globalThis.String(object.user_agent)
         : "",
       appInfo: isObject(object.appInfo) ? object.appInfo : isObject(object.app_info) ? object.app_info : undefined,
+      ttl: isSet(object.ttl) ? Duration.fromJSON(object.ttl) : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
     };
   },
 
@@ -355,6 +409,12 @@ export const CreateAuthTokenRequest: MessageFns<CreateAuthTokenRequest> = {
     if (message.appInfo !== undefined) {
       obj.appInfo = message.appInfo;
     }
+    if (message.ttl !== undefined) {
+      obj.ttl = Duration.toJSON(message.ttl);
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
     return obj;
   },
 
@@ -369,6 +429,8 @@ export const CreateAuthTokenRequest: MessageFns<CreateAuthTokenRequest> = {
     message.deviceId = object.deviceId ?? "";
     message.userAgent = object.userAgent ?? "";
     message.appInfo = object.appInfo ?? undefined;
+    message.ttl = (object.ttl !== undefined && object.ttl !== null) ? Duration.fromPartial(object.ttl) : undefined;
+    message.expireTime = object.expireTime ?? undefined;
     return message;
   },
 };
@@ -2323,6 +2385,28 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function toTimestamp(date: Date): Timestamp {
+  const seconds = Math.trunc(date.getTime() / 1_000);
+  const nanos = (date.getTime() % 1_000) * 1_000_000;
+  return { seconds, nanos };
+}
+
+function fromTimestamp(t: Timestamp): Date {
+  let millis = (t.seconds || 0) * 1_000;
+  millis += (t.nanos || 0) / 1_000_000;
+  return new globalThis.Date(millis);
+}
+
+function fromJsonTimestamp(o: any): Date {
+  if (o instanceof globalThis.Date) {
+    return o;
+  } else if (typeof o === "string") {
+    return new globalThis.Date(o);
+  } else {
+    return fromTimestamp(Timestamp.fromJSON(o));
+  }
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;

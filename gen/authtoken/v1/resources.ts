@@ -28,6 +28,8 @@ export enum ArchiveReason {
   ARCHIVE_REASON_USER_DELETED = 5,
   /** ARCHIVE_REASON_LEAKED - RevokeAuthTokens: the secret was found where it should not be. */
   ARCHIVE_REASON_LEAKED = 6,
+  /** ARCHIVE_REASON_EXPIRED - Its expire_time passed, or it was not used for the server's idle timeout. */
+  ARCHIVE_REASON_EXPIRED = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -54,6 +56,9 @@ export function archiveReasonFromJSON(object: any): ArchiveReason {
     case 6:
     case "ARCHIVE_REASON_LEAKED":
       return ArchiveReason.ARCHIVE_REASON_LEAKED;
+    case 7:
+    case "ARCHIVE_REASON_EXPIRED":
+      return ArchiveReason.ARCHIVE_REASON_EXPIRED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -77,6 +82,8 @@ export function archiveReasonToJSON(object: ArchiveReason): string {
       return "ARCHIVE_REASON_USER_DELETED";
     case ArchiveReason.ARCHIVE_REASON_LEAKED:
       return "ARCHIVE_REASON_LEAKED";
+    case ArchiveReason.ARCHIVE_REASON_EXPIRED:
+      return "ARCHIVE_REASON_EXPIRED";
     case ArchiveReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -118,7 +125,11 @@ export interface AuthToken {
   deviceId: string;
   userAgent: string;
   /** Free-form JSON, at most 5 KB serialized. */
-  appInfo: { [key: string]: any } | undefined;
+  appInfo:
+    | { [key: string]: any }
+    | undefined;
+  /** When the token stops validating; unset: never (unless the server's idle timeout applies). */
+  expireTime: Date | undefined;
 }
 
 /** A token that no longer validates, kept for audit until the archive retention period ends. */
@@ -282,6 +293,7 @@ function createBaseAuthToken(): AuthToken {
     deviceId: "",
     userAgent: "",
     appInfo: undefined,
+    expireTime: undefined,
   };
 }
 
@@ -316,6 +328,9 @@ export const AuthToken: MessageFns<AuthToken> = {
     }
     if (message.appInfo !== undefined) {
       Struct.encode(Struct.wrap(message.appInfo), writer.uint32(82).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -413,6 +428,14 @@ export const AuthToken: MessageFns<AuthToken> = {
             message.appInfo = Struct.unwrap(Struct.decode(reader, reader.uint32()));
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -465,6 +488,11 @@ export const AuthToken: MessageFns<AuthToken> = {
         ? globalThis.String(object.user_agent)
         : "",
       appInfo: isObject(object.appInfo) ? object.appInfo : isObject(object.app_info) ? object.app_info : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
     };
   },
 
@@ -500,6 +528,9 @@ export const AuthToken: MessageFns<AuthToken> = {
     if (message.appInfo !== undefined) {
       obj.appInfo = message.appInfo;
     }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
     return obj;
   },
 
@@ -518,6 +549,7 @@ export const AuthToken: MessageFns<AuthToken> = {
     message.deviceId = object.deviceId ?? "";
     message.userAgent = object.userAgent ?? "";
     message.appInfo = object.appInfo ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
     return message;
   },
 };

@@ -54,6 +54,8 @@ export function cachingValidations(
     deleteToken: revoking(store.deleteToken.bind(store), firstArg),
     flushTokens: revoking(store.flushTokens.bind(store), firstArg),
     revokeTokens: revoking(store.revokeTokens.bind(store), firstArg),
+    usersWithExpiredTokens: store.usersWithExpiredTokens.bind(store),
+    expireTokens: revoking(store.expireTokens.bind(store), firstArg),
     recordTokenUse: invalidating(store.recordTokenUse.bind(store)),
     listArchivedTokens: store.listArchivedTokens.bind(store),
     async findActiveToken(uid, tokenHash, deadline) {

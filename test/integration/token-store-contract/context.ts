@@ -44,6 +44,7 @@ interface IssueOptions {
   max?: number;
   device?: Partial<DeviceInfo>;
   replace?: string;
+  expireTime?: Date;
 }
 
 /** The store under test, as every case module is given it, with the helpers that write through it. */
@@ -57,8 +58,8 @@ export class ContractContext {
   }
 
   /** Issues a token for `uid` as AuthTokens does: requested create time = now. */
-  async issue(uid: string, when: Date, { max = 100, device = {}, replace }: IssueOptions = {}) {
-    const { secret, stored } = newToken(uid, { ...NO_DEVICE, ...device }, when);
+  async issue(uid: string, when: Date, { max = 100, device = {}, replace, expireTime }: IssueOptions = {}) {
+    const { secret, stored } = newToken(uid, { ...NO_DEVICE, ...device }, when, expireTime);
     const result = await this.store.issueToken(stored, { replaceDeviceId: replace, maxTokensPerUser: max }, when, soon());
     return { secret, stored, tokenId: stored.tokenId, ...result };
   }
