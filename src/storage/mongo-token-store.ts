@@ -5,7 +5,7 @@
 // so a crash between the two can lose nothing: either both happen or neither does. Those
 // transactions return when they committed (committed-writes.ts), for the cache in front.
 import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
-import { authTokenNotFound, deadlineExceeded, serviceUnavailable, uidAlreadyExists, uidNotFound } from '../domain/errors';
+import { authTokenNotFound, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
 import type { Committed, CommittingTokenStore } from './committed-writes';
@@ -30,7 +30,7 @@ import {
   toUser,
   toUserDoc,
 } from './documents';
-import { isDatabaseUnreachable } from './driver-errors';
+import { inTransaction, timeLimit } from './transactions';
 import type { Deadline } from '../domain/deadline';
 import { isExpired } from '../domain/expiry';
 
@@ -72,7 +72,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   deleteUser(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    return this.inTransaction(deadline, async (session) => {
+    return inTransaction(this.client, deadline, async (session) => {
       const deleted = await this.users.findOneAndDelete(
         { _id: uid },
         { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) },
@@ -103,7 +103,7 @@ export class MongoTokenStore implements CommittingTokenStore {
         return { result: { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] }, committedAt: undefined };
       }
     }
-    return this.inTransaction(deadline, async (session) => {
+    return inTransaction(this.client, deadline, async (session) => {
       // Reading inside the transaction makes the computed eviction exact: if another writer
       // changes the document before we commit, our write conflicts and the whole attempt reruns.
       const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
@@ -168,7 +168,7 @@ export class MongoTokenStore implements CommittingTokenStore {
 
   deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline) {
     const match = tokenFilter(ref);
-    return this.inTransaction(deadline, async (session) => {
+    return inTransaction(this.client, deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
         { _id: uid, tokens: { $elemMatch: match } },
         { $pull: { tokens: match } },
@@ -181,7 +181,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   flushTokens(uid: string, scope: FlushScope, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    return this.inTransaction(deadline, async (session) => {
+    return inTransaction(this.client, deadline, async (session) => {
       const { owner, flushed } =
         scope.except === undefined && scope.deviceId === undefined
           ? await this.flushAll(uid, session, deadline)
@@ -224,7 +224,7 @@ export class MongoTokenStore implements CommittingTokenStore {
 
   revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
     const leaked = { hash: { $in: [...tokenHashes] } };
-    return this.inTransaction(deadline, async (session) => {
+    return inTransaction(this.client, deadline, async (session) => {
       const before = await this.users.findOneAndUpdate(
         { _id: uid, tokens: { $elemMatch: leaked } },
         { $pull: { tokens: leaked } },
@@ -243,7 +243,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   expireTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    return this.inTransaction(deadline, async (session) => {
+    return inTransaction(this.client, deadline, async (session) => {
       const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
       if (!user) return 0;
       const expired = user.tokens.filter((t) => isExpired(toAuthToken(uid, t), now));
@@ -330,67 +330,6 @@ export class MongoTokenStore implements CommittingTokenStore {
     const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1, ...timeLimit(deadline) });
     return exists ? authTokenNotFound() : uidNotFound(uid);
   }
-
-  /**
-   * Runs `work` in a transaction. Every transaction here revokes tokens (or may), so it returns
-   * when it committed a change to `users` (`changedUsers`), for the caches to wait for.
-   */
-  private async inTransaction<T>(
-    deadline: Deadline,
-    work: (session: ClientSession) => Promise<T>,
-    changedUsers: (result: T) => boolean = () => true,
-  ): Promise<Committed<T>> {
-    // withTransaction reruns the work on transient errors: right for write conflicts, but an
-    // unreachable database would only make every rerun wait out server selection again. And before
-    // it gives up, it aborts the transaction, which waits out server selection once more (5 s after
-    // the first 5 s): so the call answers UNAVAILABLE as soon as the work finds the database gone,
-    // and the abort finishes in the background.
-    let unreachable!: (error: unknown) => void;
-    const foundUnreachable = new Promise<never>((_, reject) => (unreachable = reject));
-    const once = async (session: ClientSession) => {
-      try {
-        const result = await work(session);
-        // A caller that gave up while the last statement ran gets no commit: withTransaction aborts.
-        stillWanted(deadline);
-        return result;
-      } catch (error) {
-        if (!isDatabaseUnreachable(error)) throw error;
-        const failure = serviceUnavailable(error);
-        unreachable(failure);
-        throw failure;
-      }
-    };
-    const transaction = this.client.withSession(async (session) => {
-      const result = await session.withTransaction(() => once(session), {
-        readConcern: { level: 'snapshot' },
-        writeConcern: { w: 'majority' },
-        maxCommitTimeMS: timeLimit(deadline).maxTimeMS,
-      });
-      return { result, committedAt: session.operationTime };
-    });
-    transaction.catch(() => undefined); // when it loses the race below, its failure is already answered
-    const { result, committedAt } = await Promise.race([transaction, foundUnreachable]);
-    return { result, committedAt: changedUsers(result) ? committedAt : undefined };
-  }
-}
-
-/**
- * The database time an operation may take: what is left of the call's deadline. Once it has
- * passed, or the caller has given up, no further operation starts (and MongoDB stops one that runs
- * over its time, with code 50). An operation already sent runs to its end: stopping it midway
- * would cost the pooled connection it runs on (see src/domain/deadline.ts).
- */
-function timeLimit(deadline: Deadline): { maxTimeMS: number } {
-  stillWanted(deadline);
-  const remaining = Math.floor(deadline.at - Date.now());
-  if (remaining <= 0) throw deadlineExceeded();
-  return { maxTimeMS: remaining };
-}
-
-/** Throws why the caller gave up, if it has. */
-function stillWanted(deadline: Deadline): void {
-  const reason = deadline.givenUp?.();
-  if (reason) throw reason;
 }
 
 function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
