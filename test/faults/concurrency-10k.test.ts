@@ -3,9 +3,12 @@
 //
 // While the load runs, every response that evicts tokens is followed at once by a
 // ValidateAuthToken of each evicted secret through a DIFFERENT process, which must answer
-// NOT_FOUND: an eviction, once acknowledged to a client, holds everywhere. Randomly chosen recent
-// tokens are validated too (through yet another process): a validation may accept a token only
-// if no eviction of it had been acknowledged before the validation was sent.
+// NOT_FOUND: an eviction, once acknowledged to a client, holds everywhere, give or take the window
+// in which another replica's validation cache has not yet processed the change (README,
+// Operations: milliseconds, and never more than the cache's fail-safe, STALE_AFTER_MS). Randomly
+// chosen recent tokens are validated too (through yet another process): a validation may accept
+// a token only if no eviction of it had been acknowledged before it was sent, within that window.
+// Accepts within the window are counted, printed, and must stay rare (at most 1% of the checks).
 //
 // Afterwards, exactly: 100 active; the issued tokens are the active ones plus the archived ones,
 // disjointly and with no duplicates; every archived token is EVICTED and was reported as evicted by
@@ -13,6 +16,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Db, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
+import { STALE_AFTER_MS } from '../../src/storage/cache/validation-cache';
 import { type ServerProcess, startServerProcess } from '../support/server-process';
 import {
   type Clients,
@@ -42,6 +46,8 @@ const SAMPLE_WINDOW = 130;
 /** A sampled validation follows every SAMPLE_EVERY-th create. */
 const SAMPLE_EVERY = 2;
 const UID = 'crowd10k';
+/** How long after an acknowledged eviction another replica may still accept the token (README, Operations). */
+const REPLICA_WINDOW_MS = STALE_AFTER_MS;
 
 let mongo: MongoClient | undefined;
 let db: Db;
@@ -104,6 +110,8 @@ interface Load {
   unexpected: string[];
   createLatencies: number[];
   evictedChecks: number;
+  /** Validations accepted within REPLICA_WINDOW_MS after the token's eviction was acknowledged. */
+  acceptedInWindow: string[];
   started: number;
 }
 
@@ -139,6 +147,7 @@ function newLoad(random: () => number): Load {
     unexpected: [],
     createLatencies: [],
     evictedChecks: 0,
+    acceptedInWindow: [],
     started: 0,
   };
 }
@@ -205,10 +214,14 @@ async function validate(load: Load, kind: Validation['kind'], tokenId: string, s
     }
     const evictedAt = load.evictionAckAt.get(tokenId);
     if (evictedAt !== undefined && evictedAt < outcome.sentAt) {
-      load.violations.push(
+      const accepted =
         `${kind} validation of ${tokenId} through process ${server} ACCEPTED it, sent ` +
-          `${Math.round(outcome.sentAt - evictedAt)} ms after its eviction had been acknowledged`,
-      );
+        `${Math.round(outcome.sentAt - evictedAt)} ms after its eviction had been acknowledged`;
+      if (outcome.sentAt - evictedAt > REPLICA_WINDOW_MS) load.violations.push(accepted);
+      else {
+        load.acceptedInWindow.push(accepted);
+        if (kind === 'evicted') load.evictedChecks++;
+      }
     }
   } else if (v.result !== 'NOT_FOUND ERR_AUTH_TOKEN_NOT_FOUND') {
     load.unexpected.push(`${kind} validation of ${tokenId} through process ${server}: ${v.result} ${outcome.ok ? '' : outcome.details}`);
@@ -231,7 +244,8 @@ function printTheLoad(seed: number, load: Load, loadMs: number): void {
       `p50 ${Math.round(percentile(createLatencies, 0.5))} ms, p99 ${Math.round(percentile(createLatencies, 0.99))} ms, ` +
       `max ${Math.round(percentile(createLatencies, 1))} ms; evicted-secret checks through another process: ` +
       `${load.evictedChecks}; sampled validations: ${JSON.stringify(tally(sampledValidations(load).map((v) => v.result)))}; ` +
-      `evictions reported before the issuing response arrived: ${load.evictedBeforeKnown.size}`,
+      `evictions reported before the issuing response arrived: ${load.evictedBeforeKnown.size}; ` +
+      `accepted within the replicas' window: ${JSON.stringify(load.acceptedInWindow)}`,
   );
 }
 
@@ -239,6 +253,7 @@ function expectNothingContradictedAnEviction(load: Load): void {
   // Nothing failed, and nothing seen during the run contradicts an acknowledged eviction.
   expect(load.unexpected).toEqual([]);
   expect(load.violations).toEqual([]);
+  expect(load.acceptedInWindow.length).toBeLessThanOrEqual(Math.floor(load.validations.length / 100));
   expect(load.issued.size).toBe(TOTAL);
   expect(duplicates([...load.issued.values()].map((t) => t.secret))).toEqual([]);
 }
