@@ -4,10 +4,10 @@
 // feed has delivered its change: other replicas' feeds have it at about the same moment.
 //
 // The feed has dropped the user's entries by then, and the write drops them once more, on
-// purpose: without that second drop (tried), the 10,000-create fault test saw an evicted token
-// accepted through another replica right after the eviction was acknowledged, 2 runs of 2. The
-// drops after each write keep fewer tokens cached in the moments around a revocation, which
-// narrows the window in which another replica's feed has not yet delivered it.
+// purpose: the drops after each write keep fewer tokens cached in the moments around a
+// revocation, which narrows the window in which another replica, whose feed has not yet delivered
+// it, still accepts the token (README, Operations). Without the second drop (tried), the 10,000-
+// create fault test saw such an accept in 2 runs of 2; with it, in 1 run of 6.
 import type { TokenStore } from '../../domain/token-store';
 import type { CacheLookupResult } from '../../domain/token-events';
 import type { Committed, CommittingTokenStore } from '../committed-writes';
