@@ -7,7 +7,7 @@
 // purpose: the drops after each write keep fewer tokens cached in the moments around a
 // revocation, which narrows the window in which another replica, whose feed has not yet delivered
 // it, still accepts the token (README, Operations). Without the second drop (tried), the 10,000-
-// create fault test saw such an accept in 2 runs of 2; with it, in 1 run of 6.
+// create fault test saw such an accept in 2 runs of 2; with it, in 1 run of 8.
 import type { TokenStore } from '../../domain/token-store';
 import type { CacheLookupResult } from '../../domain/token-events';
 import type { Committed, CommittingTokenStore } from '../committed-writes';
