@@ -2,7 +2,7 @@
 // (harness.ts). Each one took a replica down, or pinned hundreds of MB, before the transport was
 // bounded (src/grpc/transport-limits.ts); each must now leave the replica alive, answering a
 // legitimate caller within 1 s throughout, under 250 MB at its peak, and back near its baseline
-// within 10 s of the attacker leaving.
+// within 30 s of the attacker leaving.
 import { status } from '@grpc/grpc-js';
 import { afterEach, expect, test } from 'vitest';
 import type { AttackName } from './attacker';
