@@ -2,7 +2,6 @@
 // CreateAuthToken asked for, or else the server's maximum lifetime (MAX_TOKEN_LIFETIME_SECONDS),
 // whichever applies; without either it never expires, as at CometChat. Validation refuses it from
 // that instant on; the expiry sweep (expiry-sweep.ts) archives it as EXPIRED soon after.
-import type { AuthToken } from './model';
 import type { RequestValidator } from './validation';
 
 /** A google.protobuf.Duration, as the transport decodes it. */
@@ -11,7 +10,7 @@ export interface RequestedTtl {
   readonly nanos: number;
 }
 
-export function isExpired(token: Pick<AuthToken, 'expireTime'>, now: Date): boolean {
+export function isExpired(token: { readonly expireTime?: Date }, now: Date): boolean {
   return token.expireTime !== undefined && token.expireTime.getTime() <= now.getTime();
 }
 

@@ -26,7 +26,10 @@ export async function revokeLeakedTokens(
   const parsed = secrets.map(parseToken);
   const hashesByUid = new Map<string, Buffer[]>();
   for (const token of parsed) {
-    if (token) hashesByUid.set(token.uid, [...(hashesByUid.get(token.uid) ?? []), token.tokenHash]);
+    if (!token) continue;
+    const hashes = hashesByUid.get(token.uid);
+    if (hashes) hashes.push(token.tokenHash);
+    else hashesByUid.set(token.uid, [token.tokenHash]);
   }
   const revoked = new Set<string>();
   const uids = [...hashesByUid.keys()];

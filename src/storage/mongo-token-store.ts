@@ -246,7 +246,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     return inTransaction(this.client, deadline, async (session) => {
       const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
       if (!user) return 0;
-      const expired = user.tokens.filter((t) => isExpired(toAuthToken(uid, t), now));
+      const expired = user.tokens.filter((t) => isExpired(t, now));
       const kept = user.tokens.filter((t) => !expired.includes(t));
       const next = nextExpiryOf(kept).nextExpiry;
       await this.users.updateOne(
