@@ -65,6 +65,9 @@ const schema = z.object({
   TLS_CLIENT_CA_FILE: z.string().optional().describe('PEM CA bundle; requires and verifies client certificates (mTLS)'),
 });
 
+/** Every environment variable the service reads (e.g. for launchers that must not pass on the caller's). */
+export const CONFIG_KEYS: readonly string[] = Object.keys(schema.shape);
+
 export interface Config extends z.infer<typeof schema> {
   /** From API_KEYS and API_KEYS_FILE; empty: every caller is let in (loopback only). */
   apiKeys: readonly ConfiguredKey[];

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { credentials, Metadata } from '@grpc/grpc-js';
+import { CONFIG_KEYS as SERVICE_CONFIG_KEYS } from '../../src/config';
 import { freePort } from '../../src/embedded-mongod/mongod-process';
 import { HealthCheckResponse_ServingStatus, HealthClient } from '../../gen/health/v1/health';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
@@ -201,20 +202,7 @@ function inheritedEnv(): NodeJS.ProcessEnv {
   );
 }
 
-const CONFIG_KEYS = new Set([
-  'PORT',
-  'HOST',
-  'METRICS_PORT',
-  'MONGODB_URI',
-  'MONGODB_DB',
-  'LOG_LEVEL',
-  'MAX_TOKENS_PER_USER',
-  'API_KEYS',
-  'API_KEYS_FILE',
-  'RATE_LIMIT_PER_KEY',
-  'UID_CREATE_LIMIT_PER_MINUTE',
-  'VALIDATION_CACHE_ENTRIES',
-]);
+const CONFIG_KEYS = new Set(SERVICE_CONFIG_KEYS);
 
 /** Whether the liveness health check ("") answers SERVING: the gRPC server listens. */
 async function isLive(client: InstanceType<typeof HealthClient>): Promise<boolean> {
