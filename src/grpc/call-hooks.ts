@@ -47,15 +47,16 @@ type CallerOf = { readonly caller: string | undefined; readonly requestId: strin
 export function recordCall(hooks: CallHooks, path: string): CallRecording {
   const observed = hooks.observe(path);
   const started = process.hrtime.bigint();
-  return (code, { caller, requestId }, error) => {
+  return (code, who, error) => {
     const failed = code === status.INTERNAL;
     if (failed || hooks.log.isLevelEnabled('info')) {
       const line = {
         method: path.slice(1),
         code: status[code],
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        requestId: requestId ?? randomUUID(),
-        key: caller,
+        // Read only here: off the path of a call that is not logged.
+        requestId: who.requestId ?? randomUUID(),
+        key: who.caller,
       };
       if (failed) hooks.log.error({ ...line, err: error }, 'call failed');
       else hooks.log.info(line, 'call');

@@ -54,7 +54,10 @@ function callContext(call: UnaryCall, path: string, hooks: CallHooks): CallConte
     path,
     deadline: callDeadline(call.getDeadline(), () => givenUp(call)),
     caller: callerOf(metadata),
-    requestId: requestIdOf(metadata),
+    // Read when asked (the access log): metadata lookups stay off the path of unlogged calls.
+    get requestId() {
+      return requestIdOf(metadata);
+    },
     // Started when the call was admitted, so its duration includes any wait for a turn; should a
     // handler ever be served without the call guard, it starts now.
     recording: recordingOf(metadata) ?? recordCall(hooks, path),
