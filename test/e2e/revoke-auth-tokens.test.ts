@@ -46,8 +46,6 @@ test('leaked secrets of two users in one call: each answered in order; revoked o
     [b1.tokenId]: ArchiveReason.ARCHIVE_REASON_LEAKED,
     [archivedB.tokenId]: ArchiveReason.ARCHIVE_REASON_DELETED,
   });
-  // Nothing in the answer says whose the tokens were.
-  expect(Object.keys(response)).toEqual(['results']);
 });
 
 test('secrets already revoked, or of a deleted user, are NOT_FOUND, and nothing changes', async () => {
