@@ -14,6 +14,11 @@ export function isExpired(token: { readonly expireTime?: Date }, now: Date): boo
   return token.expireTime !== undefined && token.expireTime.getTime() <= now.getTime();
 }
 
+/** The latest a token issued `now` may expire: `maxLifetimeMs` later; undefined without a maximum. */
+export function latestExpiry(now: Date, maxLifetimeMs: number | undefined): Date | undefined {
+  return maxLifetimeMs === undefined ? undefined : new Date(now.getTime() + maxLifetimeMs);
+}
+
 /**
  * The expire_time of a token issued `now`: from `ttl` or `expireTime` (at most one of them, in
  * the future, within `maxLifetimeMs` when that is set), or else now + `maxLifetimeMs`, or none.
@@ -29,7 +34,7 @@ export function expiryOf(
     v.fail('expire_time', 'Give ttl or expire_time, not both.');
     return undefined;
   }
-  const latest = maxLifetimeMs === undefined ? undefined : new Date(now.getTime() + maxLifetimeMs);
+  const latest = latestExpiry(now, maxLifetimeMs);
   const beyondMax = `At most MAX_TOKEN_LIFETIME_SECONDS (${(maxLifetimeMs ?? 0) / 1000} s) from now.`;
   if (ttl !== undefined) {
     const ms = ttl.seconds * 1000 + ttl.nanos / 1e6;

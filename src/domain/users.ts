@@ -1,5 +1,6 @@
 // Use cases of UserService.
 import { type Clock, NO_DEVICE, newToken, publicView } from './auth-tokens';
+import { latestExpiry } from './expiry';
 import { uidNotFound } from './errors';
 import type { AuthToken, JsonObject, User } from './model';
 import { IGNORE_EVENTS, type TokenEvents } from './token-events';
@@ -31,8 +32,7 @@ export class Users {
     v.check();
     const now = this.clock();
     const user: User = { uid, name, metadata, createTime: now, updateTime: now };
-    const expireTime = this.maxLifetimeMs === undefined ? undefined : new Date(now.getTime() + this.maxLifetimeMs);
-    const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now, expireTime) : undefined;
+    const first = input.withAuthToken ? newToken(uid, NO_DEVICE, now, latestExpiry(now, this.maxLifetimeMs)) : undefined;
     await this.store.createUser(user, first?.stored, deadline);
     if (first) this.events.issued(1);
     return { user, issued: first && { authToken: publicView(first.stored), secret: first.secret } };
