@@ -5,7 +5,7 @@ import { encodePageToken } from './page-token';
 import { LAST_USE_WRITE_INTERVAL_MS, newestFirst } from './rules';
 import { issueToken, sameHash } from './token-format';
 import type { TokenBuckets } from './token-bucket';
-import { IGNORE_EVENTS, type TokenEvents } from './token-events';
+import { IGNORE_ACTIVITY, type TokenActivity } from './token-activity';
 import type { TokenChanges, TokenStore } from './token-store';
 import { type RevocationResult, revokeLeakedTokens } from './leaked-tokens';
 import { RequestValidator } from './validation';
@@ -65,7 +65,7 @@ export class AuthTokens {
   constructor(
     private readonly store: TokenStore,
     private readonly rules: TokenRules,
-    private readonly events: TokenEvents = IGNORE_EVENTS,
+    private readonly events: TokenActivity = IGNORE_ACTIVITY,
     private readonly clock: Clock = () => new Date(),
   ) {}
 

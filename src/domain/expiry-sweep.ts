@@ -3,7 +3,7 @@
 // keep concurrent sweeps of one user exact, and a pass only visits users with a token due.
 import { callDeadline } from './deadline';
 import type { Clock } from './auth-tokens';
-import type { TokenEvents } from './token-events';
+import type { TokenActivity } from './token-activity';
 import type { TokenStore } from './token-store';
 
 /** Users one pass visits at most; the rest wait for the next pass. */
@@ -18,7 +18,7 @@ export class ExpirySweep {
 
   constructor(
     private readonly store: TokenStore,
-    private readonly events: TokenEvents,
+    private readonly events: TokenActivity,
     private readonly clock: Clock = () => new Date(),
   ) {}
 

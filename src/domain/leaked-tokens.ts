@@ -4,7 +4,7 @@
 import type { Deadline } from './deadline';
 import { badRequest } from './errors';
 import { REVOKE_MAX_TOKENS } from './rules';
-import type { TokenEvents } from './token-events';
+import type { TokenActivity } from './token-activity';
 import { parseToken } from './token-format';
 import type { TokenStore } from './token-store';
 
@@ -18,7 +18,7 @@ export async function revokeLeakedTokens(
   secrets: readonly string[],
   now: Date,
   deadline: Deadline,
-  events: TokenEvents,
+  events: TokenActivity,
 ): Promise<RevocationResult[]> {
   if (secrets.length === 0 || secrets.length > REVOKE_MAX_TOKENS) {
     throw badRequest([{ field: 'auth_tokens', description: `Between 1 and ${REVOKE_MAX_TOKENS} auth tokens.` }]);

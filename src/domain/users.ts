@@ -3,7 +3,7 @@ import { type Clock, NO_DEVICE, newToken, publicView } from './auth-tokens';
 import { latestExpiry } from './expiry';
 import { uidNotFound } from './errors';
 import type { AuthToken, JsonObject, User } from './model';
-import { IGNORE_EVENTS, type TokenEvents } from './token-events';
+import { IGNORE_ACTIVITY, type TokenActivity } from './token-activity';
 import type { TokenStore } from './token-store';
 import { RequestValidator } from './validation';
 import type { Deadline } from './deadline';
@@ -12,7 +12,7 @@ import type { Deadline } from './deadline';
 export class Users {
   constructor(
     private readonly store: TokenStore,
-    private readonly events: TokenEvents = IGNORE_EVENTS,
+    private readonly events: TokenActivity = IGNORE_ACTIVITY,
     /** MAX_TOKEN_LIFETIME_SECONDS in ms, for the first token (expiry.ts); undefined: off. */
     private readonly maxLifetimeMs?: number,
     private readonly clock: Clock = () => new Date(),

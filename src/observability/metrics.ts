@@ -3,7 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ArchiveReason } from '../domain/model';
-import type { CacheLookupResult, TokenEvents, ValidationResult } from '../domain/token-events';
+import type { CacheLookupResult, TokenActivity, ValidationResult } from '../domain/token-activity';
 
 const GRPC_LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
 type GrpcLabels = Record<(typeof GRPC_LABELS)[number], string>;
@@ -15,7 +15,7 @@ interface MethodMetrics {
   handled: Map<string, { inc(): void }>;
 }
 
-export class Metrics implements TokenEvents {
+export class Metrics implements TokenActivity {
   readonly registry = new Registry();
   private readonly started = new Counter({
     name: 'grpc_server_started_total',

@@ -11,7 +11,7 @@ import { translatingDriverErrors } from './driver-errors';
 import { ensureIndexes } from './indexes';
 import { MongoTokenStore } from './mongo-token-store';
 import { followUserChanges } from './cache/user-change-feed';
-import type { CacheLookupResult } from '../domain/token-events';
+import type { CacheLookupResult } from '../domain/token-activity';
 import { ValidationCache } from './cache/validation-cache';
 
 /** How long an operation waits for a reachable server before it fails (UNAVAILABLE). */

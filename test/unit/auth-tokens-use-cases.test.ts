@@ -8,7 +8,7 @@ import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { ArchiveReason, type DeviceInfo } from '../../src/domain/model';
 import { encodePageToken } from '../../src/domain/page-token';
 import { LAST_USE_WRITE_INTERVAL_MS, PAGE_SIZE_MAX } from '../../src/domain/rules';
-import type { TokenEvents } from '../../src/domain/token-events';
+import type { TokenActivity } from '../../src/domain/token-activity';
 import { Users } from '../../src/domain/users';
 import { InMemoryTokenStore } from '../support/in-memory-token-store';
 
@@ -21,7 +21,7 @@ function service({ maxTokensPerUser = 100 } = {}) {
   const clock = () => new Date(now);
   const store = new InMemoryTokenStore();
   const archived: [string, number][] = [];
-  const events: TokenEvents = { issued() {}, validated() {}, archived: (reason, count) => void (count > 0 && archived.push([reason, count])) };
+  const events: TokenActivity = { issued() {}, validated() {}, archived: (reason, count) => void (count > 0 && archived.push([reason, count])) };
   const tokens = new AuthTokens(store, { maxTokensPerUser }, events, clock);
   const users = new Users(store, events, undefined, clock);
   return {

@@ -7,7 +7,7 @@ import { callDeadline } from '../../src/domain/deadline';
 import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { ExpirySweep } from '../../src/domain/expiry-sweep';
 import { NO_DEVICE } from '../../src/domain/auth-tokens';
-import type { TokenEvents } from '../../src/domain/token-events';
+import type { TokenActivity } from '../../src/domain/token-activity';
 import { Users } from '../../src/domain/users';
 import { InMemoryTokenStore } from '../support/in-memory-token-store';
 
@@ -20,7 +20,7 @@ function service({ maxLifetimeMs }: { maxLifetimeMs?: number } = {}) {
   const clock = () => new Date(now);
   const store = new InMemoryTokenStore();
   const archived: [string, number][] = [];
-  const events: TokenEvents = { issued() {}, validated() {}, archived: (reason, count) => void (count > 0 && archived.push([reason, count])) };
+  const events: TokenActivity = { issued() {}, validated() {}, archived: (reason, count) => void (count > 0 && archived.push([reason, count])) };
   const tokens = new AuthTokens(store, { maxTokensPerUser: 100, maxLifetimeMs }, events, clock);
   const users = new Users(store, events, maxLifetimeMs, clock);
   return {

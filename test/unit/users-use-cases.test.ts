@@ -5,7 +5,7 @@ import { AuthTokens, NO_DEVICE } from '../../src/domain/auth-tokens';
 import { callDeadline } from '../../src/domain/deadline';
 import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { ArchiveReason } from '../../src/domain/model';
-import { IGNORE_EVENTS } from '../../src/domain/token-events';
+import { IGNORE_ACTIVITY } from '../../src/domain/token-activity';
 import { Users } from '../../src/domain/users';
 import { InMemoryTokenStore } from '../support/in-memory-token-store';
 
@@ -15,8 +15,8 @@ const soon = () => callDeadline(Infinity);
 function service() {
   const store = new InMemoryTokenStore();
   return {
-    users: new Users(store, IGNORE_EVENTS, undefined, () => at),
-    tokens: new AuthTokens(store, { maxTokensPerUser: 100 }, IGNORE_EVENTS, () => at),
+    users: new Users(store, IGNORE_ACTIVITY, undefined, () => at),
+    tokens: new AuthTokens(store, { maxTokensPerUser: 100 }, IGNORE_ACTIVITY, () => at),
   };
 }
 

@@ -9,7 +9,7 @@
 // it, still accepts the token (README, Operations). Without the second drop (tried), the 10,000-
 // create fault test saw such an accept in 2 runs of 2; with it, in 1 run of 8.
 import type { TokenStore } from '../../domain/token-store';
-import type { CacheLookupResult } from '../../domain/token-events';
+import type { CacheLookupResult } from '../../domain/token-activity';
 import type { Committed, CommittingTokenStore } from '../committed-writes';
 import type { UserChangeFeed } from './user-change-feed';
 import type { ValidationCache } from './validation-cache';

@@ -7,7 +7,7 @@
 // proven live (not started yet, failed, or silent for longer than STALE_AFTER_MS) nothing is served
 // from memory and nothing is cached: every lookup reads the database, as without a cache.
 import type { StoredAuthToken, User } from '../../domain/model';
-import type { CacheLookupResult } from '../../domain/token-events';
+import type { CacheLookupResult } from '../../domain/token-activity';
 
 export interface CachedLookup {
   user: User;
