@@ -8,6 +8,7 @@ import { TokenBuckets } from './domain/token-bucket';
 import type { TokenStore } from './domain/token-store';
 import { Users } from './domain/users';
 import { ExpirySweep } from './domain/expiry-sweep';
+import { EventHub } from './domain/event-hub';
 import { type EmbeddedMongod, startEmbeddedMongod } from './embedded-mongod/mongod-process';
 import { stopLeftoverMongod } from './embedded-mongod/leftover-mongod';
 import { ensureMongodBinary } from './embedded-mongod/mongod-binary';
@@ -22,6 +23,9 @@ import type { Logger } from './observability/logger';
 import { Metrics, startMetricsServer } from './observability/metrics';
 import { openDatabase } from './storage/database';
 import { watchDatabaseHealth } from './storage/database-health';
+
+/** How often a watch that was sent nothing learns how far it is (a BOOKMARK): its resume_token stays recent. */
+const EVENT_BOOKMARK_INTERVAL_MS = 10_000;
 
 export interface RunningApp {
   port: number;
@@ -70,6 +74,14 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
   const { users, tokens } = useCases(config, database.store, metrics);
   const expirySweep = new ExpirySweep(database.store, metrics);
   expirySweep.start(config.EXPIRY_SWEEP_INTERVAL_MS, (error) => log.warn({ err: error }, 'expiry sweep failed; the next one tries again'));
+  const events = new EventHub(database.events, {
+    replayEvents: config.EVENT_REPLAY_EVENTS,
+    bookmarkIntervalMs: EVENT_BOOKMARK_INTERVAL_MS,
+    reopenAfterMs: 1_000,
+    liveWaitMs: 5_000,
+    onSourceError: (error) => log.warn({ err: error }, 'auth token events: the change stream failed; watches were ended and it is reopened'),
+  });
+  events.start();
   const inFlight = new InFlightCalls();
   const metricsServer = await startMetricsServer(metrics, config.HOST, config.METRICS_PORT);
   const grpc = await startServer({
@@ -77,12 +89,14 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
     port: config.PORT,
     users,
     tokens,
+    events,
     hooks: { log, inFlight, access: accessControl(config), observe: (path) => metrics.callStarted(path) },
     credentials: serverCredentials(config),
     limits: transportLimits(config),
     limited: reportLimits<TransportLimit>(metrics, log),
   }).catch((error: unknown) => {
     metricsServer.server.close();
+    void events.stop();
     throw error;
   });
 
@@ -102,6 +116,8 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
       setReadiness('NOT_SERVING');
       grpc.health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
       log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
+      // Watches never finish by themselves: they end now (UNAVAILABLE) and resume on another replica.
+      await events.stop();
       await drain(grpc, inFlight, config.SHUTDOWN_GRACE_MS);
       await expirySweep.stop();
       await new Promise<void>((done) => metricsServer.server.close(() => done()));

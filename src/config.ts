@@ -60,6 +60,13 @@ const schema = z.object({
     'response bytes all connections together may leave unread',
   ),
   MAX_HEALTH_WATCH_STREAMS: integer(1, 1_000_000, 1000).describe('health Watch streams at once (they need no key)'),
+  MAX_EVENT_STREAMS: integer(1, 10_000, 100).describe('WatchAuthTokenEvents streams at once, per replica'),
+  EVENT_STREAM_BACKLOG: integer(10, 100_000, 1000).describe(
+    'events one WatchAuthTokenEvents stream may hold that its client has not read; beyond, it is reset (RESOURCE_EXHAUSTED)',
+  ),
+  EVENT_REPLAY_EVENTS: integer(0, 1_000_000, 10_000).describe(
+    'latest events kept in memory for watches that resume; older resume points are read from the oplog',
+  ),
   TLS_CERT_FILE: z.string().optional().describe('PEM certificate chain; with TLS_KEY_FILE enables TLS'),
   TLS_KEY_FILE: z.string().optional(),
   TLS_CLIENT_CA_FILE: z.string().optional().describe('PEM CA bundle; requires and verifies client certificates (mTLS)'),

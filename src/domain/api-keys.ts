@@ -11,8 +11,8 @@ export type Scope = (typeof SCOPES)[number];
 const SCOPE_METHODS: Record<Exclude<Scope, 'full'>, readonly string[]> = {
   // What a login backend needs.
   auth_only: ['CreateUser', 'CreateAuthToken'],
-  // What a chat gateway needs.
-  validate: ['ValidateAuthToken'],
+  // What a chat gateway needs: the login check, and the revocations that end open sessions.
+  validate: ['ValidateAuthToken', 'WatchAuthTokenEvents'],
   // What a secret scanner needs: revoking what it found, and nothing else.
   revoke: ['RevokeAuthTokens'],
 };

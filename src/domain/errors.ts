@@ -18,6 +18,8 @@ export const ErrorReason = {
   CANCELLED: 'ERR_CANCELLED',
   /** The database cannot be reached; retrying later may succeed. */
   SERVICE_UNAVAILABLE: 'ERR_SERVICE_UNAVAILABLE',
+  /** WatchAuthTokenEvents: the events after the given resume_token are no longer kept. */
+  RESUME_TOKEN_EXPIRED: 'ERR_RESUME_TOKEN_EXPIRED',
   /** A bug or an unexpected failure: never expected in normal operation. */
   OPERATION_FAILED: 'ERR_OPERATION_FAILED',
 } as const;

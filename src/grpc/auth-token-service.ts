@@ -5,6 +5,7 @@ import type { RevocationResult as DomainRevocationResult } from '../domain/leake
 import { EncodedOnce } from './encoded-responses';
 import { archivedAuthTokenMessage, authTokenMessage, userMessage } from './messages';
 import type { CallHooks } from './call-hooks';
+import { type EventWatches, watchAuthTokenEvents } from './event-watch';
 import { implement } from './unary';
 
 const REVOCATION_RESULTS: Record<DomainRevocationResult, RevocationResult> = {
@@ -13,10 +14,10 @@ const REVOCATION_RESULTS: Record<DomainRevocationResult, RevocationResult> = {
   MALFORMED: RevocationResult.REVOCATION_RESULT_MALFORMED,
 };
 
-export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
+export function authTokenService(tokens: AuthTokens, events: EventWatches, hooks: CallHooks) {
   // By token record and user record: a cache hit returns both unchanged; a recorded use, a new token.
   const validations = new EncodedOnce(AuthTokenServiceService.validateAuthToken.responseSerialize);
-  return implement(
+  const unary = implement(
     AuthTokenServiceService,
     {
       createAuthToken: async (request, { deadline }) => {
@@ -48,4 +49,5 @@ export function authTokenService(tokens: AuthTokens, hooks: CallHooks) {
     },
     hooks,
   );
+  return { ...unary, watchAuthTokenEvents: watchAuthTokenEvents(events.hub, hooks, events) };
 }

@@ -20,6 +20,7 @@ const STATUS_BY_REASON: Record<ErrorReason, status> = {
   [ErrorReason.DEADLINE_EXCEEDED]: status.DEADLINE_EXCEEDED,
   [ErrorReason.CANCELLED]: status.CANCELLED,
   [ErrorReason.SERVICE_UNAVAILABLE]: status.UNAVAILABLE,
+  [ErrorReason.RESUME_TOKEN_EXPIRED]: status.FAILED_PRECONDITION,
   [ErrorReason.OPERATION_FAILED]: status.INTERNAL,
 };
 

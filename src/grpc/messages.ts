@@ -1,5 +1,7 @@
 // Domain records to generated proto messages. Secrets appear only where a caller passes one in.
+import type { AuthTokenEvent as DomainAuthTokenEvent } from '../domain/auth-token-events';
 import type { ArchivedAuthToken, AuthToken, User } from '../domain/model';
+import { type AuthTokenEvent as AuthTokenEventMessage, AuthTokenEventType } from '../../gen/authtoken/v1/auth_token_service';
 import {
   ArchiveReason as ArchiveReasonMessage,
   type ArchivedAuthToken as ArchivedAuthTokenMessage,
@@ -51,3 +53,28 @@ export function archivedAuthTokenMessage(archived: ArchivedAuthToken): ArchivedA
     reason: ARCHIVE_REASONS[archived.reason],
   };
 }
+
+export function authTokenEventMessage(event: DomainAuthTokenEvent): AuthTokenEventMessage {
+  if (event.type === 'BOOKMARK') {
+    return { ...EMPTY_EVENT, type: AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_BOOKMARK, resumeToken: event.position };
+  }
+  return {
+    type: event.type === 'ISSUED' ? AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_ISSUED : AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_REVOKED,
+    resumeToken: event.position,
+    uid: event.uid,
+    tokenId: event.tokenId,
+    deviceId: event.deviceId,
+    time: event.time,
+    reason: event.type === 'REVOKED' ? ARCHIVE_REASONS[event.reason] : ArchiveReasonMessage.ARCHIVE_REASON_UNSPECIFIED,
+  };
+}
+
+const EMPTY_EVENT: AuthTokenEventMessage = {
+  type: AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_UNSPECIFIED,
+  resumeToken: '',
+  uid: '',
+  tokenId: '',
+  deviceId: '',
+  time: undefined,
+  reason: ArchiveReasonMessage.ARCHIVE_REASON_UNSPECIFIED,
+};

@@ -9,6 +9,7 @@ import {
   type UntypedHandleCall,
 } from '@grpc/grpc-js';
 import type { AuthTokens } from '../domain/auth-tokens';
+import type { EventHub } from '../domain/event-hub';
 import type { Users } from '../domain/users';
 import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceService } from '../../gen/authtoken/v1/user_service';
@@ -54,6 +55,7 @@ export async function startServer(options: {
   port: number;
   users: Users;
   tokens: AuthTokens;
+  events: EventHub;
   hooks: CallHooks;
   credentials: ServerCredentials;
   limits: TransportLimits;
@@ -71,7 +73,11 @@ export async function startServer(options: {
   // each layer costs every call.
   const server = new EncodedResponsesServer({ ...grpcServerOptions(options.limits), interceptors: [guard.interceptor] });
   server.addService(decodingFailuresAsValues(UserServiceService), userService(options.users, options.hooks));
-  server.addService(decodingFailuresAsValues(AuthTokenServiceService), authTokenService(options.tokens, options.hooks));
+  server.addService(decodingFailuresAsValues(AuthTokenServiceService), authTokenService(
+      options.tokens,
+      { hub: options.events, backlog: options.limits.eventStreamBacklog, overflowed: () => options.limited('event_backlog') },
+      options.hooks,
+    ));
 
   // Not ready until the database has answered.
   const health = new Health({
@@ -122,12 +128,14 @@ class EncodedResponsesServer extends Server {
   }
 }
 
-/** Health Watch and reflection need no key: their streams are capped, per pool. */
+/** Health Watch and reflection need no key, and event watches last: their streams are capped, per pool. */
 function streamPools(limits: TransportLimits): (path: string) => StreamPool | undefined {
+  const events: StreamPool = { limit: 'event_streams', max: limits.maxEventStreams, what: 'WatchAuthTokenEvents streams' };
   const watches: StreamPool = { limit: 'health_watch_streams', max: limits.maxHealthWatchStreams, what: 'health Watch streams' };
   const reflection: StreamPool = { limit: 'reflection_streams', max: MAX_REFLECTION_STREAMS, what: 'reflection streams' };
   const pools = new Map<string, StreamPool>([
     [HealthService.watch.path, watches],
+    [AuthTokenServiceService.watchAuthTokenEvents.path, events],
     [reflectionV1.ServerReflectionService.serverReflectionInfo.path, reflection],
     [reflectionV1alpha.ServerReflectionService.serverReflectionInfo.path, reflection],
   ]);

@@ -16,6 +16,9 @@ export interface TransportLimits {
   unreadResponseBytes: number;
   /** Health Watch streams at once: they need no key, and each holds little. */
   maxHealthWatchStreams: number;
+  /** WatchAuthTokenEvents streams at once, and the events each may hold unread (event-watch.ts). */
+  maxEventStreams: number;
+  eventStreamBacklog: number;
 }
 
 /** The limits a refusal can name (metrics label and ErrorInfo metadata). */
@@ -24,6 +27,8 @@ export type TransportLimit =
   | 'calls_awaiting_request'
   | 'health_watch_streams'
   | 'reflection_streams'
+  | 'event_streams'
+  | 'event_backlog'
   | 'waiting_calls'
   | 'unread_responses'
   | 'response_send_timeout'
@@ -47,6 +52,8 @@ export function transportLimits(config: Config): TransportLimits {
     unreadResponseBytesPerConnection: config.UNREAD_RESPONSE_BYTES_PER_CONNECTION,
     unreadResponseBytes: config.UNREAD_RESPONSE_BYTES,
     maxHealthWatchStreams: config.MAX_HEALTH_WATCH_STREAMS,
+    maxEventStreams: config.MAX_EVENT_STREAMS,
+    eventStreamBacklog: config.EVENT_STREAM_BACKLOG,
   };
 }
 

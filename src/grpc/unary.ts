@@ -21,9 +21,12 @@ import { countedInFlight, decodedRequest, recorded } from './pipeline/steps';
 export type RequestOf<M> = M extends MethodDefinition<infer Req, infer _Res> ? Req : never;
 export type ResponseOf<M> = M extends MethodDefinition<infer _Req, infer Res> ? Res : never;
 
+/** The service's unary methods (a streaming one has a handler of its own, e.g. event-watch.ts). */
+type UnaryMethods<S extends ServiceDefinition> = { [K in keyof S]: S[K]['responseStream'] extends true ? never : K }[keyof S];
+
 /** Each handler gets the decoded request and the call's context, and returns the response or its encoding (encoded-responses.ts). */
 export type Handlers<S extends ServiceDefinition> = {
-  [K in keyof S]: (request: RequestOf<S[K]>, context: CallContext) => Promise<ResponseOf<S[K]> | Buffer>;
+  [K in UnaryMethods<S>]: (request: RequestOf<S[K]>, context: CallContext) => Promise<ResponseOf<S[K]> | Buffer>;
 };
 
 type UnaryCall = ServerUnaryCall<unknown, unknown>;
@@ -35,7 +38,7 @@ export function implement<S extends ServiceDefinition>(
 ): UntypedServiceImplementation {
   const steps = [recorded, countedInFlight(hooks.inFlight), decodedRequest];
   const implementation: UntypedServiceImplementation = {};
-  for (const key of Object.keys(definition) as (keyof S & string)[]) {
+  for (const key of Object.keys(handlers) as (UnaryMethods<S> & string)[]) {
     const path = definition[key]!.path;
     const handle = pipeline(steps, handlers[key] as Handle);
     implementation[key] = (call: UnaryCall, callback: sendUnaryData<unknown>) => {

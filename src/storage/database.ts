@@ -13,12 +13,16 @@ import { MongoTokenStore } from './mongo-token-store';
 import { followUserChanges } from './cache/user-change-feed';
 import type { CacheLookupResult } from '../domain/token-activity';
 import { ValidationCache } from './cache/validation-cache';
+import type { TokenEventSource } from '../domain/auth-token-events';
+import { mongoTokenEventSource } from './token-event-stream';
 
 /** How long an operation waits for a reachable server before it fails (UNAVAILABLE). */
 export const SERVER_SELECTION_TIMEOUT_MS = 5_000;
 
 export interface Database {
   store: TokenStore;
+  /** Every token issued and revoked, through any replica (WatchAuthTokenEvents). */
+  events: TokenEventSource;
   client: MongoClient;
   /** Creates or updates the indexes; safe to call again. */
   prepare(): Promise<void>;
@@ -47,14 +51,17 @@ export function openDatabase(options: DatabaseOptions): Database {
   });
   const db = client.db(options.dbName);
   const prepare = () => ensureIndexes(db, options.archiveRetentionDays);
+  const events = mongoTokenEventSource(db);
   if (options.validationCacheEntries === 0) {
-    return { store: plainTokenStore(translatingDriverErrors(new MongoTokenStore(client, db))), client, prepare, close: () => client.close() };
+    const store = plainTokenStore(translatingDriverErrors(new MongoTokenStore(client, db)));
+    return { store, events, client, prepare, close: () => client.close() };
   }
   const cache = new ValidationCache(options.validationCacheEntries);
   const feed = followUserChanges(db.collection<UserDoc>(USERS), cache, options.log);
   const store = translatingDriverErrors(new MongoTokenStore(client, db));
   return {
     store: cachingValidations(store, cache, feed, options.observeCacheLookup),
+    events,
     client,
     prepare,
     async close() {

@@ -47,6 +47,21 @@ export interface UserDoc {
    * archive starts empty. Absent on users created before it existed (their archive has none either).
    */
   generation?: string;
+  /**
+   * The token its latest issuing write added: that write's change is the ISSUED event
+   * (token-event-stream.ts). Absent until a token is issued.
+   */
+  lastIssued?: IssuedToken;
+}
+
+export interface IssuedToken {
+  id: string;
+  deviceId: string;
+  time: Date;
+}
+
+export function issuedToken(token: Pick<TokenDoc, 'id' | 'deviceId' | 'createTime'>): IssuedToken {
+  return { id: token.id, deviceId: token.deviceId, time: token.createTime };
 }
 
 export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {
@@ -134,6 +149,7 @@ export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {
     tokens,
     generation: randomUUID(),
     ...nextExpiryOf(tokens),
+    ...(tokens.length > 0 && { lastIssued: issuedToken(tokens.at(-1)!) }),
   };
 }
 

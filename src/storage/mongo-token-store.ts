@@ -16,6 +16,7 @@ import {
   TOKEN_ORDER,
   type TokenDoc,
   type TokenOwner,
+  issuedToken,
   nextExpiryOf,
   USER_FIELDS,
   USERS,
@@ -96,7 +97,7 @@ export class MongoTokenStore implements CommittingTokenStore {
           [`tokens.${max - 1}`]: { $exists: false },
           tokens: { $not: { $elemMatch: { createTime: { $gte: token.createTime } } } },
         },
-        { $push: { tokens: { $each: [toTokenDoc(token)], $sort: TOKEN_ORDER, $slice: -max } }, ...lowerNextExpiry(token) },
+        issuing(toTokenDoc(token), max),
         timeLimit(deadline),
       );
       if (belowCap.matchedCount === 1) {
@@ -126,7 +127,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       }
       await this.users.updateOne(
         { _id: uid },
-        { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } }, ...lowerNextExpiry(token) },
+        issuing(doc, max),
         { session, ...timeLimit(deadline) },
       );
       await this.archiveTokens(user, replaced, ArchiveReason.REPLACED, now, session, deadline);
@@ -336,9 +337,16 @@ function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
   return 'tokenHash' in ref ? { hash: ref.tokenHash } : { id: ref.tokenId };
 }
 
-/** Issuing a token that expires makes the user's next expiry at least that early. */
-function lowerNextExpiry(token: StoredAuthToken): { $min?: { nextExpiry: Date } } {
-  return token.expireTime ? { $min: { nextExpiry: token.expireTime } } : {};
+/**
+ * The update that adds `doc`, keeping the newest `max` tokens. It names the token issued (the
+ * ISSUED event) and, if it expires, makes the user's next expiry at least that early.
+ */
+function issuing(doc: TokenDoc, max: number) {
+  return {
+    $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } },
+    $set: { lastIssued: issuedToken(doc) },
+    ...(doc.expireTime && { $min: { nextExpiry: doc.expireTime } }),
+  };
 }
 
 /** tokenFilter, on a document already read. */

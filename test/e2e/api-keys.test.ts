@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { Metadata, status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ensureGoTool } from '../../scripts/go-tools';
+import { firstEvent } from '../support/event-watch';
 import { type Scope, generateApiKey, keyEntry } from '../../src/domain/api-keys';
 import { runBinary } from '../support/go-binaries';
 import { pollUntil } from '../support/poll';
@@ -93,7 +94,7 @@ async function fixture(service: TestService, uid: string, admin = keys.opsNew): 
 }
 
 /**
- * The 12 methods, each as a call that succeeds on a fresh fixture when the key may call it.
+ * The 13 methods, each as a call that succeeds on a fresh fixture when the key may call it.
  * (CreateUser creates a new uid; the others act on the fixture's user and token.)
  */
 const METHODS: Record<string, (service: TestService, f: Fixture, metadata: Metadata) => Promise<unknown>> = {
@@ -109,13 +110,15 @@ const METHODS: Record<string, (service: TestService, f: Fixture, metadata: Metad
   ValidateAuthToken: (s, f, m) => s.tokens.validateAuthToken({ authToken: f.secret }, m),
   ListArchivedAuthTokens: (s, f, m) => s.tokens.listArchivedAuthTokens({ uid: f.uid }, m),
   RevokeAuthTokens: (s, f, m) => s.tokens.revokeAuthTokens({ authTokens: [f.secret] }, m),
+  // Allowed once the stream is live (its first message); refused with the stream's status.
+  WatchAuthTokenEvents: (s, f, m) => firstEvent(s.address, { uids: [f.uid] }, m),
 };
 const METHOD_NAMES = Object.keys(METHODS);
 
 const ALLOWED: Record<Scope, readonly string[]> = {
   full: METHOD_NAMES,
   auth_only: ['CreateUser', 'CreateAuthToken'],
-  validate: ['ValidateAuthToken'],
+  validate: ['ValidateAuthToken', 'WatchAuthTokenEvents'],
   revoke: ['RevokeAuthTokens'],
 };
 

@@ -14,6 +14,8 @@ import { type PromisedClient, promised } from './promised-client';
 export interface TestService {
   users: PromisedClient<typeof UserServiceService>;
   tokens: PromisedClient<typeof AuthTokenServiceService>;
+  /** `host:port`, for clients of a test's own (e.g. event watches, event-watch.ts). */
+  address: string;
   /** The service's database, for assertions on what is really stored. */
   db: Db;
   dbName: string;
@@ -49,6 +51,7 @@ export async function startTestService(
   return {
     users: promised(UserServiceService, userClient),
     tokens: promised(AuthTokenServiceService, tokenClient),
+    address,
     db: mongo.db(dbName),
     dbName,
     port: service.port,

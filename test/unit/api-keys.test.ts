@@ -17,7 +17,7 @@ const sha256hex = (text: string) => createHash('sha256').update(text, 'utf8').di
 const HASH_A = sha256hex('key-a');
 const HASH_B = sha256hex('key-b');
 
-/** The 12 methods of UserService and AuthTokenService. */
+/** The 13 methods of UserService and AuthTokenService. */
 const METHODS = [
   'CreateUser',
   'GetUser',
@@ -31,12 +31,13 @@ const METHODS = [
   'ValidateAuthToken',
   'ListArchivedAuthTokens',
   'RevokeAuthTokens',
+  'WatchAuthTokenEvents',
 ] as const;
 
 const ALLOWED: Record<Scope, readonly string[]> = {
   full: METHODS,
   auth_only: ['CreateUser', 'CreateAuthToken'],
-  validate: ['ValidateAuthToken'],
+  validate: ['ValidateAuthToken', 'WatchAuthTokenEvents'],
   revoke: ['RevokeAuthTokens'],
 };
 

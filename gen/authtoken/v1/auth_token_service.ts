@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -22,7 +24,14 @@ import { Duration } from "../../google/protobuf/duration";
 import { FieldMask } from "../../google/protobuf/field_mask";
 import { Struct } from "../../google/protobuf/struct";
 import { Timestamp } from "../../google/protobuf/timestamp";
-import { ArchivedAuthToken, AuthToken, User } from "./resources";
+import {
+  ArchivedAuthToken,
+  ArchiveReason,
+  archiveReasonFromJSON,
+  archiveReasonToJSON,
+  AuthToken,
+  User,
+} from "./resources";
 
 export const protobufPackage = "authtoken.v1";
 
@@ -72,6 +81,57 @@ export function revocationResultToJSON(object: RevocationResult): string {
     case RevocationResult.REVOCATION_RESULT_MALFORMED:
       return "REVOCATION_RESULT_MALFORMED";
     case RevocationResult.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+export enum AuthTokenEventType {
+  AUTH_TOKEN_EVENT_TYPE_UNSPECIFIED = 0,
+  /** AUTH_TOKEN_EVENT_TYPE_ISSUED - A token was issued (CreateAuthToken, or CreateUser with a first token). */
+  AUTH_TOKEN_EVENT_TYPE_ISSUED = 1,
+  /**
+   * AUTH_TOKEN_EVENT_TYPE_REVOKED - A token stopped validating, whatever the reason (evicted, replaced, deleted, flushed, its user
+   * deleted, leaked, expired): close the sessions it opened.
+   */
+  AUTH_TOKEN_EVENT_TYPE_REVOKED = 2,
+  /** AUTH_TOKEN_EVENT_TYPE_BOOKMARK - Nothing changed for this stream: it is live, and every event before resume_token was sent. */
+  AUTH_TOKEN_EVENT_TYPE_BOOKMARK = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function authTokenEventTypeFromJSON(object: any): AuthTokenEventType {
+  switch (object) {
+    case 0:
+    case "AUTH_TOKEN_EVENT_TYPE_UNSPECIFIED":
+      return AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_UNSPECIFIED;
+    case 1:
+    case "AUTH_TOKEN_EVENT_TYPE_ISSUED":
+      return AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_ISSUED;
+    case 2:
+    case "AUTH_TOKEN_EVENT_TYPE_REVOKED":
+      return AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_REVOKED;
+    case 3:
+    case "AUTH_TOKEN_EVENT_TYPE_BOOKMARK":
+      return AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_BOOKMARK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return AuthTokenEventType.UNRECOGNIZED;
+  }
+}
+
+export function authTokenEventTypeToJSON(object: AuthTokenEventType): string {
+  switch (object) {
+    case AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_UNSPECIFIED:
+      return "AUTH_TOKEN_EVENT_TYPE_UNSPECIFIED";
+    case AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_ISSUED:
+      return "AUTH_TOKEN_EVENT_TYPE_ISSUED";
+    case AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_REVOKED:
+      return "AUTH_TOKEN_EVENT_TYPE_REVOKED";
+    case AuthTokenEventType.AUTH_TOKEN_EVENT_TYPE_BOOKMARK:
+      return "AUTH_TOKEN_EVENT_TYPE_BOOKMARK";
+    case AuthTokenEventType.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -231,6 +291,33 @@ export interface RevokeAuthTokensRequest {
 export interface RevokeAuthTokensResponse {
   /** One per auth_tokens entry, in the same order. */
   results: RevocationResult[];
+}
+
+export interface WatchAuthTokenEventsRequest {
+  /** Optional: only these users' events (at most 1,000 uids). Empty: every user's. */
+  uids: string[];
+  /**
+   * Optional: the resume_token of the last event or bookmark received; the stream starts right
+   * after it. Empty: from now on.
+   */
+  resumeToken: string;
+}
+
+/** One change to a user's active tokens, or a bookmark. Never carries a secret. */
+export interface AuthTokenEvent {
+  type: AuthTokenEventType;
+  /** Opaque; where to resume a stream after this event (WatchAuthTokenEventsRequest.resume_token). */
+  resumeToken: string;
+  /** Unset for BOOKMARK, as are the fields below. */
+  uid: string;
+  tokenId: string;
+  deviceId: string;
+  /** ISSUED: when the token was issued; REVOKED: when it was archived. */
+  time:
+    | Date
+    | undefined;
+  /** REVOKED: why the token stopped validating. */
+  reason: ArchiveReason;
 }
 
 function createBaseCreateAuthTokenRequest(): CreateAuthTokenRequest {
@@ -2004,6 +2091,272 @@ export const RevokeAuthTokensResponse: MessageFns<RevokeAuthTokensResponse> = {
   },
 };
 
+function createBaseWatchAuthTokenEventsRequest(): WatchAuthTokenEventsRequest {
+  return { uids: [], resumeToken: "" };
+}
+
+export const WatchAuthTokenEventsRequest: MessageFns<WatchAuthTokenEventsRequest> = {
+  encode(message: WatchAuthTokenEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.uids) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.resumeToken !== "") {
+      writer.uint32(18).string(message.resumeToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchAuthTokenEventsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchAuthTokenEventsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.uids.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resumeToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchAuthTokenEventsRequest {
+    return {
+      uids: globalThis.Array.isArray(object?.uids) ? object.uids.map((e: any) => globalThis.String(e)) : [],
+      resumeToken: isSet(object.resumeToken)
+        ? globalThis.String(object.resumeToken)
+        : isSet(object.resume_token)
+        ? globalThis.String(object.resume_token)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchAuthTokenEventsRequest): unknown {
+    const obj: any = {};
+    if (message.uids?.length) {
+      obj.uids = message.uids;
+    }
+    if (message.resumeToken !== "") {
+      obj.resumeToken = message.resumeToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchAuthTokenEventsRequest>, I>>(base?: I): WatchAuthTokenEventsRequest {
+    return WatchAuthTokenEventsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchAuthTokenEventsRequest>, I>>(object: I): WatchAuthTokenEventsRequest {
+    const message = createBaseWatchAuthTokenEventsRequest();
+    message.uids = object.uids?.map((e) => e) || [];
+    message.resumeToken = object.resumeToken ?? "";
+    return message;
+  },
+};
+
+function createBaseAuthTokenEvent(): AuthTokenEvent {
+  return { type: 0, resumeToken: "", uid: "", tokenId: "", deviceId: "", time: undefined, reason: 0 };
+}
+
+export const AuthTokenEvent: MessageFns<AuthTokenEvent> = {
+  encode(message: AuthTokenEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).int32(message.type);
+    }
+    if (message.resumeToken !== "") {
+      writer.uint32(18).string(message.resumeToken);
+    }
+    if (message.uid !== "") {
+      writer.uint32(26).string(message.uid);
+    }
+    if (message.tokenId !== "") {
+      writer.uint32(34).string(message.tokenId);
+    }
+    if (message.deviceId !== "") {
+      writer.uint32(42).string(message.deviceId);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(50).fork()).join();
+    }
+    if (message.reason !== 0) {
+      writer.uint32(56).int32(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AuthTokenEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAuthTokenEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.resumeToken = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.uid = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.tokenId = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.deviceId = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.reason = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AuthTokenEvent {
+    return {
+      type: isSet(object.type) ? authTokenEventTypeFromJSON(object.type) : 0,
+      resumeToken: isSet(object.resumeToken)
+        ? globalThis.String(object.resumeToken)
+        : isSet(object.resume_token)
+        ? globalThis.String(object.resume_token)
+        : "",
+      uid: isSet(object.uid) ? globalThis.String(object.uid) : "",
+      tokenId: isSet(object.tokenId)
+        ? globalThis.String(object.tokenId)
+        : isSet(object.token_id)
+        ? globalThis.String(object.token_id)
+        : "",
+      deviceId: isSet(object.deviceId)
+        ? globalThis.String(object.deviceId)
+        : isSet(object.device_id)
+        ? globalThis.String(object.device_id)
+        : "",
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      reason: isSet(object.reason) ? archiveReasonFromJSON(object.reason) : 0,
+    };
+  },
+
+  toJSON(message: AuthTokenEvent): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = authTokenEventTypeToJSON(message.type);
+    }
+    if (message.resumeToken !== "") {
+      obj.resumeToken = message.resumeToken;
+    }
+    if (message.uid !== "") {
+      obj.uid = message.uid;
+    }
+    if (message.tokenId !== "") {
+      obj.tokenId = message.tokenId;
+    }
+    if (message.deviceId !== "") {
+      obj.deviceId = message.deviceId;
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.reason !== 0) {
+      obj.reason = archiveReasonToJSON(message.reason);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AuthTokenEvent>, I>>(base?: I): AuthTokenEvent {
+    return AuthTokenEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AuthTokenEvent>, I>>(object: I): AuthTokenEvent {
+    const message = createBaseAuthTokenEvent();
+    message.type = object.type ?? 0;
+    message.resumeToken = object.resumeToken ?? "";
+    message.uid = object.uid ?? "";
+    message.tokenId = object.tokenId ?? "";
+    message.deviceId = object.deviceId ?? "";
+    message.time = object.time ?? undefined;
+    message.reason = object.reason ?? 0;
+    return message;
+  },
+};
+
 /**
  * Issues, inspects, revokes and validates a user's auth tokens.
  *
@@ -2144,6 +2497,26 @@ export const AuthTokenServiceService = {
       Buffer.from(RevokeAuthTokensResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeAuthTokensResponse => RevokeAuthTokensResponse.decode(value),
   },
+  /**
+   * Pushes every token issued and revoked, through any replica, to a chat gateway holding sessions
+   * open: first a BOOKMARK once the stream is live, then ISSUED and REVOKED events in commit order
+   * (and a BOOKMARK now and then). After a disconnect, watch again with the last resume_token
+   * received: every later event comes, none twice. Needs a key of scope `full` or `validate`.
+   * Errors: FAILED_PRECONDITION ERR_RESUME_TOKEN_EXPIRED (the events after resume_token are no
+   * longer kept: revalidate every session, then watch without a resume_token), RESOURCE_EXHAUSTED
+   * ERR_LIMIT_EXCEEDED (the client read too slowly, or too many streams are open), UNAVAILABLE (the
+   * database or this replica went away: watch again with the last resume_token), ERR_BAD_REQUEST.
+   */
+  watchAuthTokenEvents: {
+    path: "/authtoken.v1.AuthTokenService/WatchAuthTokenEvents" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchAuthTokenEventsRequest): Buffer =>
+      Buffer.from(WatchAuthTokenEventsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchAuthTokenEventsRequest => WatchAuthTokenEventsRequest.decode(value),
+    responseSerialize: (value: AuthTokenEvent): Buffer => Buffer.from(AuthTokenEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AuthTokenEvent => AuthTokenEvent.decode(value),
+  },
 } as const;
 
 export interface AuthTokenServiceServer extends UntypedServiceImplementation {
@@ -2190,6 +2563,17 @@ export interface AuthTokenServiceServer extends UntypedServiceImplementation {
    * Errors: ERR_BAD_REQUEST (no secrets, or more than 1,000).
    */
   revokeAuthTokens: handleUnaryCall<RevokeAuthTokensRequest, RevokeAuthTokensResponse>;
+  /**
+   * Pushes every token issued and revoked, through any replica, to a chat gateway holding sessions
+   * open: first a BOOKMARK once the stream is live, then ISSUED and REVOKED events in commit order
+   * (and a BOOKMARK now and then). After a disconnect, watch again with the last resume_token
+   * received: every later event comes, none twice. Needs a key of scope `full` or `validate`.
+   * Errors: FAILED_PRECONDITION ERR_RESUME_TOKEN_EXPIRED (the events after resume_token are no
+   * longer kept: revalidate every session, then watch without a resume_token), RESOURCE_EXHAUSTED
+   * ERR_LIMIT_EXCEEDED (the client read too slowly, or too many streams are open), UNAVAILABLE (the
+   * database or this replica went away: watch again with the last resume_token), ERR_BAD_REQUEST.
+   */
+  watchAuthTokenEvents: handleServerStreamingCall<WatchAuthTokenEventsRequest, AuthTokenEvent>;
 }
 
 export interface AuthTokenServiceClient extends Client {
@@ -2362,6 +2746,25 @@ export interface AuthTokenServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeAuthTokensResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Pushes every token issued and revoked, through any replica, to a chat gateway holding sessions
+   * open: first a BOOKMARK once the stream is live, then ISSUED and REVOKED events in commit order
+   * (and a BOOKMARK now and then). After a disconnect, watch again with the last resume_token
+   * received: every later event comes, none twice. Needs a key of scope `full` or `validate`.
+   * Errors: FAILED_PRECONDITION ERR_RESUME_TOKEN_EXPIRED (the events after resume_token are no
+   * longer kept: revalidate every session, then watch without a resume_token), RESOURCE_EXHAUSTED
+   * ERR_LIMIT_EXCEEDED (the client read too slowly, or too many streams are open), UNAVAILABLE (the
+   * database or this replica went away: watch again with the last resume_token), ERR_BAD_REQUEST.
+   */
+  watchAuthTokenEvents(
+    request: WatchAuthTokenEventsRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AuthTokenEvent>;
+  watchAuthTokenEvents(
+    request: WatchAuthTokenEventsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AuthTokenEvent>;
 }
 
 export const AuthTokenServiceClient = makeGenericClientConstructor(
