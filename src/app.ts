@@ -117,8 +117,9 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
       grpc.health.setStatus(LIVENESS_SERVICE, 'NOT_SERVING');
       log.info({ graceMs: config.SHUTDOWN_GRACE_MS }, 'refusing new calls; in-flight calls may finish');
       // Watches never finish by themselves: they end now (UNAVAILABLE) and resume on another replica.
-      await events.stop();
+      const eventsStopped = events.stop();
       await drain(grpc, inFlight, config.SHUTDOWN_GRACE_MS);
+      await eventsStopped;
       await expirySweep.stop();
       await new Promise<void>((done) => metricsServer.server.close(() => done()));
       await database.close();

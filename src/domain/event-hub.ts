@@ -40,7 +40,7 @@ export interface EventHubOptions {
 }
 
 class Watch {
-  /** How far it was sent: its resume_token. */
+  /** How far it was sent (its resume_token): nothing at or before it is sent again. */
   sent: EventPosition | undefined;
   private fail!: (error: DomainError) => void;
   readonly ended: Promise<void>;
@@ -58,6 +58,8 @@ class Watch {
   }
 
   deliver(event: AuthTokenEvent): void {
+    // A watch may start ahead of this replica (resumed with a position from another replica).
+    if (this.sent !== undefined && event.position <= this.sent && event.type !== 'BOOKMARK') return;
     if (!wanted(event, this.uids)) return;
     this.sent = event.position;
     this.subscriber.push(event);
@@ -95,9 +97,10 @@ export class EventHub {
     this.bookmarks = setInterval(() => this.sendBookmarks(), this.options.bookmarkIntervalMs).unref();
   }
 
-  /** Ends every watch (UNAVAILABLE: they resume elsewhere) and stops following. */
+  /** Ends every watch at once (UNAVAILABLE: they resume elsewhere); resolves once it stopped following. */
   async stop(): Promise<void> {
     clearInterval(this.bookmarks);
+    this.live = false; // and so no watch starts
     this.endWatches(unavailable('This replica is shutting down; watch again with the last resume_token.'));
     this.stopping.abort();
     await this.following;
@@ -115,10 +118,12 @@ export class EventHub {
     if (!this.live) throw unavailable('The event stream was interrupted; watch again with the last resume_token.');
     const watch = new Watch(request.uids, subscriber, signal, (w) => this.watches.delete(w));
     if (from !== undefined) {
+      watch.sent = from;
       for (let i = this.firstAfter(from); i < this.replay.length; i++) watch.deliver(this.replay[i]!);
     }
+    // Told where it is: at the head, or where it asked to start if that is further on.
     const position = from !== undefined && from > this.head! ? from : this.head!;
-    if (watch.sent !== position) watch.deliver({ type: 'BOOKMARK', position });
+    watch.deliver({ type: 'BOOKMARK', position });
     this.watches.add(watch);
     return watch.ended;
   }
@@ -128,6 +133,7 @@ export class EventHub {
     while (!signal.aborted) {
       try {
         for await (const batch of this.source.follow(this.head, signal)) {
+          if (signal.aborted) return;
           if (!this.live) this.becomeLive(batch.position);
           this.take(batch);
         }

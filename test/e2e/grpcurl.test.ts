@@ -57,6 +57,7 @@ test('reflection: list shows both services, describe resolves services and messa
       'RevokeAuthTokens',
       'UpdateAuthToken',
       'ValidateAuthToken',
+      'WatchAuthTokenEvents',
     ].map((m) => `authtoken.v1.AuthTokenService.${m}`),
   );
 
