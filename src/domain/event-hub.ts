@@ -113,17 +113,37 @@ export class EventHub {
   async watch(request: WatchRequest, subscriber: EventSubscriber, signal: AbortSignal): Promise<void> {
     await this.whenLive(signal);
     let from = request.after;
-    if (from !== undefined && from < this.coveredFrom!) from = await this.catchUp(from, request.uids, subscriber, signal);
-    if (signal.aborted) return;
-    if (!this.live) throw unavailable('The event stream was interrupted; watch again with the last resume_token.');
-    const watch = new Watch(request.uids, subscriber, signal, (w) => this.watches.delete(w));
-    if (from !== undefined) {
-      watch.sent = from;
-      for (let i = this.firstAfter(from); i < this.replay.length; i++) watch.deliver(this.replay[i]!);
+    for (;;) {
+      if (signal.aborted) return;
+      if (!this.live) throw unavailable('The event stream was interrupted; watch again with the last resume_token.');
+      if (from !== undefined && from < this.coveredFrom!) {
+        from = await this.catchUp(from, request.uids, subscriber, signal);
+        continue;
+      }
+      // What the replay holds after `from`, as fast as the subscriber takes it: the replay may
+      // move on meanwhile, so where to go on is looked up again after each wait.
+      if (from !== undefined) {
+        let roomy = true;
+        for (let i = this.firstAfter(from); roomy && i < this.replay.length; i++) {
+          const event = this.replay[i]!;
+          if (wanted(event, request.uids)) roomy = subscriber.push(event);
+          from = event.position;
+        }
+        if (!roomy) {
+          await Promise.race([subscriber.ready(), aborted(signal)]);
+          continue;
+        }
+      }
+      return this.join(request.uids, from, subscriber, signal);
     }
+  }
+
+  /** The watch has every event up to `from` (or starts now): from here on it gets them live. */
+  private join(uids: ReadonlySet<string>, from: EventPosition | undefined, subscriber: EventSubscriber, signal: AbortSignal): Promise<void> {
+    const watch = new Watch(uids, subscriber, signal, (w) => this.watches.delete(w));
+    watch.sent = from;
     // Told where it is: at the head, or where it asked to start if that is further on.
-    const position = from !== undefined && from > this.head! ? from : this.head!;
-    watch.deliver({ type: 'BOOKMARK', position });
+    watch.deliver({ type: 'BOOKMARK', position: from !== undefined && from > this.head! ? from : this.head! });
     this.watches.add(watch);
     return watch.ended;
   }
@@ -177,7 +197,7 @@ export class EventHub {
     let position = after;
     for await (const batch of this.source.follow(after, signal)) {
       for (const event of batch.events) {
-        if (wanted(event, uids) && !subscriber.push(event)) await subscriber.ready();
+        if (wanted(event, uids) && !subscriber.push(event)) await Promise.race([subscriber.ready(), aborted(signal)]);
         if (signal.aborted) return position;
       }
       if (batch.position > position) position = batch.position;
@@ -230,6 +250,10 @@ export class EventHub {
     this.coveredFrom = undefined;
     this.head = undefined;
   }
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((done) => signal.addEventListener('abort', () => done(), { once: true }));
 }
 
 function unavailable(message: string): DomainError {
