@@ -12,12 +12,16 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Server, ServerCredentials, type UntypedServiceImplementation, type sendUnaryData } from '@grpc/grpc-js';
-import { AuthTokenServiceService } from '../gen/authtoken/v1/auth_token_service';
+import { AuthTokenServiceService, RevocationResult } from '../gen/authtoken/v1/auth_token_service';
 import { ArchiveReason, type AuthToken, type User } from '../gen/authtoken/v1/resources';
 import { loadConfig } from '../src/config';
 import { grpcServerOptions, transportLimits } from '../src/grpc/transport-limits';
 
-type Method = keyof typeof AuthTokenServiceService;
+/** The unary methods: the no-op server answers those (the event stream is measured on its own, fanout.ts). */
+type Method = Exclude<keyof typeof AuthTokenServiceService, 'watchAuthTokenEvents'>;
+const METHODS = (Object.keys(AuthTokenServiceService) as (keyof typeof AuthTokenServiceService)[]).filter(
+  (m): m is Method => !AuthTokenServiceService[m].responseStream,
+);
 
 const { values } = parseArgs({
   options: {
@@ -41,6 +45,7 @@ function syntheticToken(secret = ''): AuthToken {
     deviceId: 'device-u000000-00',
     userAgent: 'ChatApp/2.3.1 (iOS 17.4)',
     appInfo: { version: '2.3.1', build: 231 },
+    expireTime: undefined,
   };
 }
 
@@ -64,12 +69,13 @@ const SYNTHETIC: { [M in Method]: () => unknown } = {
   flushAuthTokens: () => ({ deletedCount: 100 }),
   validateAuthToken: () => ({ uid: 'u000000', authToken: syntheticToken(), user: syntheticUser() }),
   listArchivedAuthTokens: () => ({ archivedAuthTokens: [], nextPageToken: '' }),
+  revokeAuthTokens: () => ({ results: [RevocationResult.REVOCATION_RESULT_REVOKED] }),
 };
 
 function cannedResponses(): Record<Method, unknown> {
   const captured: Partial<Record<Method, string>> = values.canned ? JSON.parse(readFileSync(values.canned, 'utf8')) : {};
   const out = {} as Record<Method, unknown>;
-  for (const method of Object.keys(AuthTokenServiceService) as Method[]) {
+  for (const method of METHODS) {
     const base64 = captured[method];
     // Decoded once into the generated message object: each call then pays exactly the encoding
     // the real service pays for the same message.
@@ -83,7 +89,7 @@ function cannedResponses(): Record<Method, unknown> {
 async function main(): Promise<void> {
   const responses = cannedResponses();
   const implementation: UntypedServiceImplementation = {};
-  for (const method of Object.keys(AuthTokenServiceService) as Method[]) {
+  for (const method of METHODS) {
     const response = responses[method];
     implementation[method] = (_call: unknown, callback: sendUnaryData<unknown>) => callback(null, response);
   }

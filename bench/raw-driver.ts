@@ -35,8 +35,15 @@ import {
   storedOldestFirst,
   toArchivedDoc,
   toTokenDoc,
+  type TokenDoc,
+  issuedToken,
 } from '../src/storage/documents';
 import { LAST_USE_WRITE_INTERVAL_MS } from '../src/domain/rules';
+
+/** The service's issuing update (mongo-token-store.ts): the capped push, and the token named for its ISSUED event. */
+function pushed(doc: TokenDoc, max: number) {
+  return { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } }, $set: { lastIssued: issuedToken(doc) } };
+}
 
 type Op = 'validate' | 'create' | 'list';
 type Workload = Op | 'mix';
@@ -145,6 +152,7 @@ class Ops {
       deviceId: '',
       userAgent: 'ChatApp/2.3.1 (iOS 17.4)',
       appInfo: undefined,
+      expireTime: undefined,
     };
     const belowCap = await this.users.updateOne(
       {
@@ -152,14 +160,14 @@ class Ops {
         [`tokens.${max - 1}`]: { $exists: false },
         tokens: { $not: { $elemMatch: { createTime: { $gte: now } } } },
       },
-      { $push: { tokens: { $each: [toTokenDoc(stored)], $sort: TOKEN_ORDER, $slice: -max } } },
+      pushed(toTokenDoc(stored), max),
       { maxTimeMS: MAX_TIME_MS },
     );
     if (belowCap.matchedCount === 1) return;
     await this.client.withSession((session) =>
       session.withTransaction(
         async () => {
-          const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1 }, maxTimeMS: MAX_TIME_MS });
+          const user = await this.users.findOne({ _id: uid }, { session, projection: { tokens: 1, generation: 1 }, maxTimeMS: MAX_TIME_MS });
           if (!user) throw new Error(`create: user ${uid} not found`);
           const kept = user.tokens.sort(storedOldestFirst);
           const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
@@ -168,12 +176,12 @@ class Ops {
           const doc = toTokenDoc({ ...stored, createTime, updateTime: createTime });
           await this.users.updateOne(
             { _id: uid },
-            { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } } },
+            pushed(doc, max),
             { session, maxTimeMS: MAX_TIME_MS },
           );
           if (evicted.length > 0) {
             await this.archive.insertMany(
-              evicted.map((t) => toArchivedDoc(uid, t, ArchiveReason.EVICTED, now)),
+              evicted.map((t) => toArchivedDoc(user, t, ArchiveReason.EVICTED, now)),
               { session, maxTimeMS: MAX_TIME_MS },
             );
           }

@@ -55,6 +55,7 @@ function userDoc(uid: string, i: number, tokensPerUser: number, keep: Set<number
         deviceId: `device-${uid}-${String(t).padStart(2, '0')}`,
         userAgent: 'ChatApp/2.3.1 (iOS 17.4)',
         appInfo: { version: '2.3.1', build: 231 },
+        expireTime: undefined,
       }),
     );
     if (keep.has(t)) kept.push({ uid, secret: token, hash: tokenHash.toString('base64'), tokenId });
