@@ -11,6 +11,7 @@ import { log } from './lib/output';
 import { productionNodeFlags, REPO_ROOT } from './lib/processes';
 import type { ResultsPlacement, Settings, Single, Workload } from './settings';
 import { LABEL, WORKLOADS } from './settings';
+import type { FanoutFigures } from './fanout';
 import type { SoakFigures } from './soak';
 import { type DataSizeFigures, type Measured, MIX_SHARES, type TargetFigures, VALIDATE_WARMUP_PASSES } from './workloads';
 
@@ -21,6 +22,8 @@ const TARGETS = {
   rssMb: 200,
   /** "No growth": the least-squares growth over the last half of the soak, in MB. */
   soakGrowthMb: 5,
+  fanoutP99Ms: 250,
+  fanoutRssMb: 250,
 };
 
 export interface Results {
@@ -28,6 +31,7 @@ export interface Results {
   messageSizes?: Record<string, number>;
   workloads: Partial<Record<Workload, TargetFigures & { ratios: Record<string, number | null> }>>;
   dataSize?: DataSizeFigures;
+  fanout?: FanoutFigures;
   rss?: { serviceRssAtEndMb: number | null; servicePeakMb: number | null; anonAtEndMb: number | null; fileAtEndMb: number | null; samples: { t: number; rssMb: number }[] };
   soak?: SoakFigures;
   verdicts?: ReturnType<typeof verdicts>;
@@ -41,6 +45,11 @@ function verdicts(results: Results) {
   if (c) out.push({ target: 'Create-at-cap throughput vs raw driver', value: ratio(c.service.rps, c.raw?.rps), threshold: `>= ${TARGETS.createVsRaw}x`, pass: pass(ratio(c.service.rps, c.raw?.rps), (x) => x >= TARGETS.createVsRaw) });
   const d = results.dataSize;
   if (d) out.push({ target: `Validate p50 at ${d.usersLarge} users vs ${d.usersSmall} users`, value: d.p50Ratio, threshold: `<= ${TARGETS.dataSizeP50}x`, pass: pass(d.p50Ratio, (x) => x <= TARGETS.dataSizeP50), note: d.usersLarge < 100_000 ? `only ${d.usersLarge} users (not the 100,000 of the target)` : undefined });
+  const f = results.fanout;
+  if (f) {
+    out.push({ target: `Event delivery p99, ${f.subscribers} subscribers (ms)`, value: f.deliveryP99Ms, threshold: `<= ${TARGETS.fanoutP99Ms}`, pass: pass(f.deliveryP99Ms, (x) => x <= TARGETS.fanoutP99Ms && f.missing === 0), note: f.missing > 0 ? `${f.missing} deliveries missing` : undefined });
+    out.push({ target: 'Service RSS during the fan-out (MB)', value: f.serviceRssPeakMb, threshold: `<= ${TARGETS.fanoutRssMb}`, pass: pass(f.serviceRssPeakMb, (x) => x <= TARGETS.fanoutRssMb) });
+  }
   const s = results.soak;
   if (s) {
     out.push({ target: `Service RSS after ${s.targetCalls} calls (MB)`, value: s.rssAfterTargetCallsMb, threshold: `<= ${TARGETS.rssMb}`, pass: pass(s.rssAfterTargetCallsMb, (x) => x <= TARGETS.rssMb), note: `soak of ${s.date}${s.targetCalls < 1_000_000 ? `; only ${s.targetCalls} calls, not 1M` : ''}` });
@@ -132,6 +141,7 @@ function markdown(results: Results): string {
     ...markdownVerdicts(results),
     ...markdownWorkloads(results),
     ...markdownCosts(results),
+    ...(results.fanout ? markdownFanout(results.fanout) : []),
     ...(results.dataSize ? markdownDataSize(results.dataSize) : []),
     ...markdownMemory(results),
   ];
@@ -277,6 +287,10 @@ function printTables(results: Results, logLevel: string): void {
     const d = results.dataSize;
     console.log(`== Data size: Validate p50 ${fmt(d.small.service.p50Ms)} ms at ${d.usersSmall} users, ${fmt(d.large.service.p50Ms)} ms at ${d.usersLarge} users: ratio ${fmt(d.p50Ratio)} (raw driver ${fmt(d.rawP50Ratio)}); seeding ${fmt(d.seedSeconds, 0)} s`);
   }
+  if (results.fanout) {
+    const f = results.fanout;
+    console.log(`== Event fan-out, ${f.subscribers} subscribers: ${f.revocationsPerS} revocations/s (${f.eventsPerS} events/s, ${f.deliveriesPerS} deliveries/s), delivery p50 ${fmt(f.deliveryP50Ms, 1)} ms p99 ${fmt(f.deliveryP99Ms, 1)} ms max ${fmt(f.deliveryMaxMs, 1)} ms, ${f.missing} missing; service RSS peak ${fmt(f.serviceRssPeakMb, 0)} MB, ${fmt(f.serviceCpuMsPerEvent, 3)} ms CPU per event`);
+  }
   if (results.rss) console.log(`== Service RSS: ${fmt(results.rss.serviceRssAtEndMb, 0)} MB at end, peak ${fmt(results.rss.servicePeakMb, 0)} MB`);
   if (results.soak) console.log(`== Soak: RSS after ${results.soak.targetCalls} calls ${fmt(results.soak.rssAfterTargetCallsMb, 0)} MB; last-half growth ${fmt(results.soak.lastHalfGrowthMb, 1)} MB`);
   console.log('== Verdicts');
@@ -325,4 +339,17 @@ export async function writeReport(results: Results, placement: ResultsPlacement,
   writeFileSync(join(placement.dir, 'latest.md'), markdown(results));
   printTables(results, logLevel);
   log(`results: ${join(placement.dir, 'latest.json')}, latest.md${results.meta.plot ? ', latest.png' : ''}`);
+}
+
+function markdownFanout(f: FanoutFigures): string[] {
+  return [
+    '',
+    `## Event fan-out (WatchAuthTokenEvents)`,
+    '',
+    `${f.subscribers} subscribers of every event on one replica, each on its own connection, while ${f.durationS} s of issue-and-revoke loops ran as fast as the service took them.`,
+    '',
+    '| revocations/s | events/s | deliveries/s | delivery p50 | p99 | max | missing | service RSS peak | service CPU per event |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| ${f.revocationsPerS} | ${f.eventsPerS} | ${f.deliveriesPerS} | ${fmt(f.deliveryP50Ms, 1)} ms | ${fmt(f.deliveryP99Ms, 1)} ms | ${fmt(f.deliveryMaxMs, 1)} ms | ${f.missing} | ${fmt(f.serviceRssPeakMb, 0)} MB | ${fmt(f.serviceCpuMsPerEvent, 3)} ms |`,
+  ];
 }

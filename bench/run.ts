@@ -16,6 +16,7 @@ import { generateApiKey, keyEntry } from '../src/domain/api-keys';
 import { startTestMongod } from '../test/support/mongod';
 import { memoryOf } from '../test/support/process-memory';
 import { captureResponses, seedSmall, writeDataFiles } from './dataset';
+import { measureFanout } from './fanout';
 import { renderFlamegraph } from './flamegraph';
 import { round } from './lib/numbers';
 import { log, OUT_DIR } from './lib/output';
@@ -109,6 +110,7 @@ async function measure(settings: Settings, ghz: string, database: Database, targ
     const figures = await measureWorkload(ctx, noop, w, single);
     results.workloads[w] = { ...figures, ratios: ratiosOf(figures) };
   }
+  if (settings.fanout) results.fanout = await measureFanout(ctx);
   if (settings.dataSize) results.dataSize = await measureDataSize(ctx, serviceOptions, dataset, database.db);
   if (settings.soak) {
     const s = await singleFigures(ctx, single, false);

@@ -87,6 +87,7 @@ function settingsOf(flags: Flags) {
     validateSample: Number(flags['validate-sample']),
     workloads: soakOnly ? [] : WORKLOADS.filter((w) => !only || only.has(w)),
     dataSize: !soakOnly && (!only || only.has('datasize')),
+    fanout: !soakOnly && (!only || only.has('fanout')),
     soak: soakOnly || flags.soak!,
     soakMinutes: Number(flags['soak-minutes'] ?? (quick ? 1 : 10)),
     soakCalls: Number(flags['soak-calls'] ?? (quick ? 50_000 : 1_000_000)),

@@ -7,8 +7,7 @@ import { constants as http2 } from 'node:http2';
 import { type ServerInterceptingCallInterface, type ServerWritableStream, status } from '@grpc/grpc-js';
 import { type AuthTokenEvent, watchRequest } from '../domain/auth-token-events';
 import type { EventHub, EventSubscriber } from '../domain/event-hub';
-import type { AuthTokenEvent as AuthTokenEventMessage, WatchAuthTokenEventsRequest } from '../../gen/authtoken/v1/auth_token_service';
-import { AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
+import { AuthTokenEvent as AuthTokenEventMessage, AuthTokenServiceService, type WatchAuthTokenEventsRequest } from '../../gen/authtoken/v1/auth_token_service';
 import { callerOf, recordingOf } from './admission';
 import { type CallHooks, recordCall } from './call-hooks';
 import { undecodable } from './decoding';
@@ -18,7 +17,7 @@ import { authTokenEventMessage } from './messages';
 import { requestIdOf } from './pipeline/call-context';
 import { badRequest } from '../domain/errors';
 
-type WatchCall = ServerWritableStream<WatchAuthTokenEventsRequest, AuthTokenEventMessage>;
+type WatchCall = ServerWritableStream<WatchAuthTokenEventsRequest, AuthTokenEventMessage | Buffer>;
 
 const PATH = AuthTokenServiceService.watchAuthTokenEvents.path;
 
@@ -61,6 +60,21 @@ export function watchAuthTokenEvents(hub: EventHub, hooks: CallHooks, options: O
   };
 }
 
+/**
+ * Each event encoded once, however many watches send it (the hub hands them all the same object):
+ * the server passes encoded messages through as they are (encoded-responses.ts).
+ */
+const encodedEvents = new WeakMap<AuthTokenEvent, Buffer>();
+
+function encoded(event: AuthTokenEvent): Buffer {
+  let bytes = encodedEvents.get(event);
+  if (!bytes) {
+    bytes = Buffer.from(AuthTokenEventMessage.encode(authTokenEventMessage(event)).finish());
+    encodedEvents.set(event, bytes);
+  }
+  return bytes;
+}
+
 /** Writes events as the stream takes them, keeping at most `backlog` waiting beyond that. */
 class EventWriter implements EventSubscriber {
   private readonly waiting: AuthTokenEvent[] = [];
@@ -87,7 +101,7 @@ class EventWriter implements EventSubscriber {
       }
       return this.waiting.length < this.backlog / 2;
     }
-    this.draining = !this.call.write(authTokenEventMessage(event));
+    this.draining = !this.call.write(encoded(event));
     return !this.draining;
   }
 
@@ -99,7 +113,7 @@ class EventWriter implements EventSubscriber {
   private drained(): void {
     this.draining = false;
     while (!this.draining && this.waiting.length > 0) {
-      this.draining = !this.call.write(authTokenEventMessage(this.waiting.shift()!));
+      this.draining = !this.call.write(encoded(this.waiting.shift()!));
     }
     if (!this.draining) this.roomWaiters.splice(0).forEach((wake) => wake());
   }
