@@ -24,6 +24,9 @@ export interface EmbeddedMongod {
  * Starts mongod on a free loopback port with its data in `dataDir`, as a single-node replica set,
  * and resolves once it accepts writes.
  */
+/** How long the embedded mongod keeps events for watches to resume from, at least. */
+export const OPLOG_MIN_RETENTION_HOURS = 24;
+
 export async function startEmbeddedMongod(options: {
   binary: string;
   dataDir: string;
@@ -38,6 +41,9 @@ export async function startEmbeddedMongod(options: {
   const child = spawn(
     options.binary,
     ['--dbpath', options.dataDir, '--port', String(port), '--bind_ip', '127.0.0.1', '--replSet', REPLICA_SET,
+      // The oplog is where watches resume from (WatchAuthTokenEvents): keep at least a day of it,
+      // whatever its size.
+      '--oplogMinRetentionHours', String(OPLOG_MIN_RETENTION_HOURS),
       ...(options.extraArgs ?? [])],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

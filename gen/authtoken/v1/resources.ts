@@ -28,7 +28,7 @@ export enum ArchiveReason {
   ARCHIVE_REASON_USER_DELETED = 5,
   /** ARCHIVE_REASON_LEAKED - RevokeAuthTokens: the secret was found where it should not be. */
   ARCHIVE_REASON_LEAKED = 6,
-  /** ARCHIVE_REASON_EXPIRED - Its expire_time passed, or it was not used for the server's idle timeout. */
+  /** ARCHIVE_REASON_EXPIRED - Its expire_time passed. */
   ARCHIVE_REASON_EXPIRED = 7,
   UNRECOGNIZED = -1,
 }
@@ -128,7 +128,7 @@ export interface AuthToken {
   appInfo:
     | { [key: string]: any }
     | undefined;
-  /** When the token stops validating; unset: never (unless the server's idle timeout applies). */
+  /** When the token stops validating; unset: never. */
   expireTime: Date | undefined;
 }
 
