@@ -67,6 +67,7 @@ async function startOn(uri: string, config: Config, log: Logger, embedded: Embed
     uri,
     dbName: config.MONGODB_DB,
     archiveRetentionDays: config.ARCHIVE_RETENTION_DAYS,
+    idleTimeoutMs: idleTimeoutMs(config),
     validationCacheEntries: config.VALIDATION_CACHE_ENTRIES,
     observeCacheLookup: (result) => metrics.cacheLookup(result),
     log,
@@ -134,9 +135,14 @@ function useCases(config: Config, store: TokenStore, metrics: Metrics): { users:
   const rules = {
     maxTokensPerUser: config.MAX_TOKENS_PER_USER,
     maxLifetimeMs: config.MAX_TOKEN_LIFETIME_SECONDS > 0 ? config.MAX_TOKEN_LIFETIME_SECONDS * 1000 : undefined,
+    idleMs: idleTimeoutMs(config),
     createLimitPerUid: perMinute > 0 ? new TokenBuckets(perMinute / 60, perMinute) : undefined,
   };
   return { users: new Users(store, metrics, rules.maxLifetimeMs), tokens: new AuthTokens(store, rules, metrics) };
+}
+
+function idleTimeoutMs(config: Config): number | undefined {
+  return config.IDLE_TIMEOUT_SECONDS > 0 ? config.IDLE_TIMEOUT_SECONDS * 1000 : undefined;
 }
 
 /** API keys (none: every local caller is let in) and the per-key rate limit. */

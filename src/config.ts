@@ -8,6 +8,9 @@ import { z } from 'zod';
 import { type ConfiguredKey, parseKeyEntries } from './domain/api-keys';
 import { DEFAULT_ARCHIVE_RETENTION_DAYS, DEFAULT_MAX_TOKENS_PER_USER } from './domain/rules';
 
+/** An idle timeout far above the one-minute resolution of a token's recorded last use. */
+const MIN_IDLE_TIMEOUT_SECONDS = 3600;
+
 const integer = (min: number, max: number, fallback: number) =>
   z.coerce.number().int().min(min).max(max).default(fallback);
 
@@ -28,6 +31,9 @@ const schema = z.object({
   ARCHIVE_RETENTION_DAYS: integer(1, 36500, DEFAULT_ARCHIVE_RETENTION_DAYS),
   MAX_TOKEN_LIFETIME_SECONDS: integer(0, 100 * 365 * 86_400, 0).describe(
     'every token expires at most this long after it is issued (CreateAuthToken ttl/expire_time may ask for less); 0: off',
+  ),
+  IDLE_TIMEOUT_SECONDS: integer(0, 100 * 365 * 86_400, 0).describe(
+    'a token not validated for this long stops validating (counted from its issue if never used); 0: off',
   ),
   EXPIRY_SWEEP_INTERVAL_MS: integer(100, 3_600_000, 30_000).describe('how often expired tokens are archived (EXPIRED)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -89,6 +95,13 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     .superRefine((c, ctx) => {
       if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
         ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
+      }
+      if (c.IDLE_TIMEOUT_SECONDS > 0 && c.IDLE_TIMEOUT_SECONDS < MIN_IDLE_TIMEOUT_SECONDS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['IDLE_TIMEOUT_SECONDS'],
+          message: `at least ${MIN_IDLE_TIMEOUT_SECONDS} (last use is recorded at most once a minute), or 0 for off`,
+        });
       }
       if (c.TLS_CLIENT_CA_FILE && !c.TLS_CERT_FILE) {
         ctx.addIssue({ code: 'custom', path: ['TLS_CLIENT_CA_FILE'], message: 'mTLS needs TLS_CERT_FILE and TLS_KEY_FILE' });

@@ -16,6 +16,8 @@ export interface TokenRules {
   maxTokensPerUser: number;
   /** MAX_TOKEN_LIFETIME_SECONDS in ms; undefined: tokens without a ttl never expire. */
   maxLifetimeMs?: number;
+  /** IDLE_TIMEOUT_SECONDS in ms: a token not validated for this long stops validating; undefined: off. */
+  idleMs?: number;
   /** Limits CreateAuthToken per uid, so one runaway client cannot churn a user's tokens. */
   createLimitPerUid?: TokenBuckets;
 }
@@ -194,8 +196,8 @@ export class AuthTokens {
     const { uid, tokenHash } = secret!;
     const found = await this.store.findActiveToken(uid, tokenHash, deadline);
     const now = this.clock();
-    // Expired: refused from its expire_time on, whether or not the sweep has archived it yet.
-    if (!found || !sameHash(found.token.tokenHash, tokenHash) || isExpired(found.token, now)) throw authTokenNotFound();
+    // Expired (or idle too long): refused from that instant on, whether or not the sweep has archived it yet.
+    if (!found || !sameHash(found.token.tokenHash, tokenHash) || isExpired(found.token, now, this.rules.idleMs)) throw authTokenNotFound();
 
     let authToken = publicView(found.token);
     const lastUsed = authToken.lastUsedTime?.getTime() ?? -Infinity;

@@ -1,7 +1,9 @@
 // When a token stops validating. A token may carry an expire_time: the ttl or expire_time its
 // CreateAuthToken asked for, or else the server's maximum lifetime (MAX_TOKEN_LIFETIME_SECONDS),
-// whichever applies; without either it never expires, as at CometChat. Validation refuses it from
-// that instant on; the expiry sweep (expiry-sweep.ts) archives it as EXPIRED soon after.
+// whichever applies. With the server's idle timeout (IDLE_TIMEOUT_SECONDS) it also stops that long
+// after its last use (its issue, if never used). Without either it never expires, as at
+// CometChat. Validation refuses it from that instant on; the expiry sweep (expiry-sweep.ts)
+// archives it as EXPIRED soon after.
 import type { RequestValidator } from './validation';
 
 /** A google.protobuf.Duration, as the transport decodes it. */
@@ -10,8 +12,23 @@ export interface RequestedTtl {
   readonly nanos: number;
 }
 
-export function isExpired(token: { readonly expireTime?: Date }, now: Date): boolean {
-  return token.expireTime !== undefined && token.expireTime.getTime() <= now.getTime();
+/** What a token's expiry depends on, as stored or as a domain record. */
+export interface ExpiringToken {
+  readonly expireTime?: Date;
+  readonly createTime: Date;
+  readonly lastUsedTime?: Date | null;
+}
+
+/** When `token` stops validating: its expire_time, or `idleMs` after its last use, whichever is first. */
+export function expiresAt(token: ExpiringToken, idleMs: number | undefined): Date | undefined {
+  const idleUntil = idleMs === undefined ? undefined : (token.lastUsedTime ?? token.createTime).getTime() + idleMs;
+  const until = Math.min(token.expireTime?.getTime() ?? Infinity, idleUntil ?? Infinity);
+  return until === Infinity ? undefined : new Date(until);
+}
+
+export function isExpired(token: ExpiringToken, now: Date, idleMs?: number): boolean {
+  const at = expiresAt(token, idleMs);
+  return at !== undefined && at.getTime() <= now.getTime();
 }
 
 /** The latest a token issued `now` may expire: `maxLifetimeMs` later; undefined without a maximum. */

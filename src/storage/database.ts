@@ -33,6 +33,8 @@ export interface DatabaseOptions {
   uri: string;
   dbName: string;
   archiveRetentionDays: number;
+  /** The idle timeout (domain/expiry.ts); undefined: off. */
+  idleTimeoutMs?: number;
   /** 0 turns the validation cache (and its change stream) off. */
   validationCacheEntries: number;
   observeCacheLookup?: (result: CacheLookupResult) => void;
@@ -53,12 +55,12 @@ export function openDatabase(options: DatabaseOptions): Database {
   const prepare = () => ensureIndexes(db, options.archiveRetentionDays);
   const events = mongoTokenEventSource(db);
   if (options.validationCacheEntries === 0) {
-    const store = plainTokenStore(translatingDriverErrors(new MongoTokenStore(client, db)));
+    const store = plainTokenStore(translatingDriverErrors(new MongoTokenStore(client, db, options.idleTimeoutMs)));
     return { store, events, client, prepare, close: () => client.close() };
   }
   const cache = new ValidationCache(options.validationCacheEntries);
   const feed = followUserChanges(db.collection<UserDoc>(USERS), cache, options.log);
-  const store = translatingDriverErrors(new MongoTokenStore(client, db));
+  const store = translatingDriverErrors(new MongoTokenStore(client, db, options.idleTimeoutMs));
   return {
     store: cachingValidations(store, cache, feed, options.observeCacheLookup),
     events,

@@ -7,6 +7,7 @@
 // or "a.b" that MongoDB field names cannot hold, and nothing ever queries inside them.
 import { randomUUID } from 'node:crypto';
 import type { ArchiveReason, ArchivedAuthToken, AuthToken, JsonObject, StoredAuthToken, User } from '../domain/model';
+import { expiresAt } from '../domain/expiry';
 import { oldestFirst } from '../domain/rules';
 import { ownedCopy } from '../shared/owned-bytes';
 
@@ -139,7 +140,7 @@ export function toStoredAuthToken(uid: string, doc: TokenDoc): StoredAuthToken {
   return { ...toAuthToken(uid, doc), tokenHash: ownedCopy(doc.hash) };
 }
 
-export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {
+export function toUserDoc(user: User, tokens: TokenDoc[], idleMs: number | undefined): UserDoc {
   return {
     _id: user.uid,
     name: user.name,
@@ -148,14 +149,14 @@ export function toUserDoc(user: User, tokens: TokenDoc[]): UserDoc {
     updateTime: user.updateTime,
     tokens,
     generation: randomUUID(),
-    ...nextExpiryOf(tokens),
+    ...nextExpiryOf(tokens, idleMs),
     ...(tokens.length > 0 && { lastIssued: issuedToken(tokens.at(-1)!) }),
   };
 }
 
-/** The earliest expire_time among `tokens`, as a UserDoc field (none when none expires). */
-export function nextExpiryOf(tokens: readonly Pick<TokenDoc, 'expireTime'>[]): { nextExpiry?: Date } {
-  const times = tokens.flatMap((t) => (t.expireTime ? [t.expireTime.getTime()] : []));
+/** When the first of `tokens` expires (expiry.ts), as a UserDoc field (none when none expires). */
+export function nextExpiryOf(tokens: readonly TokenDoc[], idleMs: number | undefined): { nextExpiry?: Date } {
+  const times = tokens.flatMap((t) => expiresAt(t, idleMs)?.getTime() ?? []);
   return times.length === 0 ? {} : { nextExpiry: new Date(Math.min(...times)) };
 }
 

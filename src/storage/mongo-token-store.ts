@@ -33,7 +33,7 @@ import {
 } from './documents';
 import { inTransaction, timeLimit } from './transactions';
 import type { Deadline } from '../domain/deadline';
-import { isExpired } from '../domain/expiry';
+import { expiresAt, isExpired } from '../domain/expiry';
 
 const DUPLICATE_KEY = 11000;
 /** What a transaction that archives tokens reads of their user: the tokens, and whose they are. */
@@ -50,9 +50,11 @@ export class MongoTokenStore implements CommittingTokenStore {
   private readonly users: Collection<UserDoc>;
   private readonly archive: Collection<ArchivedTokenDoc>;
 
+  /** @param idleMs the server's idle timeout (expiry.ts); undefined: off. */
   constructor(
     private readonly client: MongoClient,
     db: Db,
+    private readonly idleMs?: number,
   ) {
     this.users = db.collection<UserDoc>(USERS);
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
@@ -60,7 +62,7 @@ export class MongoTokenStore implements CommittingTokenStore {
 
   async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
     try {
-      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : []), timeLimit(deadline));
+      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : [], this.idleMs), timeLimit(deadline));
     } catch (error) {
       if ((error as { code?: unknown }).code === DUPLICATE_KEY) throw uidAlreadyExists(user.uid);
       throw error;
@@ -97,7 +99,7 @@ export class MongoTokenStore implements CommittingTokenStore {
           [`tokens.${max - 1}`]: { $exists: false },
           tokens: { $not: { $elemMatch: { createTime: { $gte: token.createTime } } } },
         },
-        issuing(toTokenDoc(token), max),
+        issuing(toTokenDoc(token), max, this.idleMs),
         timeLimit(deadline),
       );
       if (belowCap.matchedCount === 1) {
@@ -127,7 +129,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       }
       await this.users.updateOne(
         { _id: uid },
-        issuing(doc, max),
+        issuing(doc, max, this.idleMs),
         { session, ...timeLimit(deadline) },
       );
       await this.archiveTokens(user, replaced, ArchiveReason.REPLACED, now, session, deadline);
@@ -247,9 +249,10 @@ export class MongoTokenStore implements CommittingTokenStore {
     return inTransaction(this.client, deadline, async (session) => {
       const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
       if (!user) return 0;
-      const expired = user.tokens.filter((t) => isExpired(t, now));
+      const expired = user.tokens.filter((t) => isExpired(t, now, this.idleMs));
       const kept = user.tokens.filter((t) => !expired.includes(t));
-      const next = nextExpiryOf(kept).nextExpiry;
+      // Later than before when a kept token was used since: the idle timeout counts from its last use.
+      const next = nextExpiryOf(kept, this.idleMs).nextExpiry;
       await this.users.updateOne(
         { _id: uid },
         {
@@ -341,11 +344,12 @@ function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
  * The update that adds `doc`, keeping the newest `max` tokens. It names the token issued (the
  * ISSUED event) and, if it expires, makes the user's next expiry at least that early.
  */
-function issuing(doc: TokenDoc, max: number) {
+function issuing(doc: TokenDoc, max: number, idleMs: number | undefined) {
+  const expiry = expiresAt(doc, idleMs);
   return {
     $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } },
     $set: { lastIssued: issuedToken(doc) },
-    ...(doc.expireTime && { $min: { nextExpiry: doc.expireTime } }),
+    ...(expiry && { $min: { nextExpiry: expiry } }),
   };
 }
 

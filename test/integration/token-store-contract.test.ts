@@ -16,6 +16,7 @@ import { deadlineCases } from './token-store-contract/deadlines';
 import { flushScopeCases } from './token-store-contract/flush-scopes';
 import { revocationCases } from './token-store-contract/revocations';
 import { expiryCases } from './token-store-contract/expiry';
+import { IDLE_S, idleCases } from './token-store-contract/idle';
 import { issuingCases } from './token-store-contract/issuing';
 import { lastUseCases } from './token-store-contract/last-use';
 import { tokenChangeCases, tokenListingCases, unknownTokenCases } from './token-store-contract/tokens';
@@ -26,7 +27,7 @@ interface OpenStore {
   close(): Promise<void>;
 }
 
-function describeTokenStoreContract(name: string, open: () => Promise<OpenStore>) {
+function describeTokenStoreContract(name: string, open: (idleMs?: number) => Promise<OpenStore>) {
   describe(name, () => {
     const ctx = new ContractContext();
     let opened: OpenStore | undefined;
@@ -51,14 +52,24 @@ function describeTokenStoreContract(name: string, open: () => Promise<OpenStore>
     describe('validation', () => lastUseCases(ctx));
     describe('a call that is over', () => deadlineCases(ctx));
   });
+  describe(`${name} with an idle timeout`, () => {
+    const ctx = new ContractContext();
+    let opened: OpenStore | undefined;
+    beforeAll(async () => {
+      opened = await open(IDLE_S * 1000);
+      ctx.store = opened.store;
+    });
+    afterAll(() => opened?.close());
+    describe('the idle timeout', () => idleCases(ctx));
+  });
 }
 
-describeTokenStoreContract('InMemoryTokenStore', async () => ({ store: new InMemoryTokenStore(), close: async () => undefined }));
+describeTokenStoreContract('InMemoryTokenStore', async (idleMs) => ({ store: new InMemoryTokenStore(idleMs), close: async () => undefined }));
 
-describeTokenStoreContract('MongoTokenStore', async () => {
+describeTokenStoreContract('MongoTokenStore', async (idleMs) => {
   const dbName = `test_contract_${randomUUID().slice(0, 8)}`;
   // The store itself, as openDatabase builds it; the validation cache in front of it has tests of its own.
-  const database = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 90, validationCacheEntries: 0, log: createLogger('silent') });
+  const database = openDatabase({ uri: inject('mongoUri'), dbName, archiveRetentionDays: 90, idleTimeoutMs: idleMs, validationCacheEntries: 0, log: createLogger('silent') });
   await database.prepare();
   return {
     store: database.store,

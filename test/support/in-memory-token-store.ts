@@ -33,6 +33,9 @@ export class InMemoryTokenStore implements TokenStore {
   private readonly archive: { archived: ArchivedAuthToken; generation: number }[] = [];
   private generations = 0;
 
+  /** @param idleMs the server's idle timeout (domain/expiry.ts), as MongoTokenStore takes it. */
+  constructor(private readonly idleMs?: number) {}
+
   async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
     checkDeadline(deadline);
     if (this.users.has(user.uid)) throw uidAlreadyExists(user.uid);
@@ -132,14 +135,14 @@ export class InMemoryTokenStore implements TokenStore {
 
   async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
     checkDeadline(deadline);
-    return [...this.users.values()].filter((e) => e.tokens.some((t) => isExpired(t, now))).slice(0, limit).map((e) => e.user.uid);
+    return [...this.users.values()].filter((e) => e.tokens.some((t) => isExpired(t, now, this.idleMs))).slice(0, limit).map((e) => e.user.uid);
   }
 
   async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {
     checkDeadline(deadline);
     const entry = this.users.get(uid);
     if (!entry) return 0;
-    const expired = entry.tokens.filter((t) => isExpired(t, now));
+    const expired = entry.tokens.filter((t) => isExpired(t, now, this.idleMs));
     entry.tokens = entry.tokens.filter((t) => !expired.includes(t));
     this.archiveTokens(entry, expired, ArchiveReason.EXPIRED, now);
     return expired.length;

@@ -36,3 +36,9 @@ test('API keys are parsed with the rest; beyond loopback they are required', () 
   expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(/Refusing to listen on 0\.0\.0\.0 without API keys/);
   expect(() => loadConfig({ API_KEYS: 'ops:full:nothex' })).toThrow(ConfigError);
 });
+
+test('IDLE_TIMEOUT_SECONDS: 0 (off) or at least an hour, far above the one-minute resolution of last use', () => {
+  expect(loadConfig({ IDLE_TIMEOUT_SECONDS: '0' }).IDLE_TIMEOUT_SECONDS).toBe(0);
+  expect(loadConfig({ IDLE_TIMEOUT_SECONDS: '3600' }).IDLE_TIMEOUT_SECONDS).toBe(3600);
+  expect(() => loadConfig({ IDLE_TIMEOUT_SECONDS: '600' })).toThrow(/IDLE_TIMEOUT_SECONDS: at least 3600/);
+});

@@ -15,13 +15,13 @@ const T0 = new Date('2026-06-01T12:00:00Z').getTime();
 const HOUR = 3_600_000;
 const soon = () => callDeadline(Infinity);
 
-function service({ maxLifetimeMs }: { maxLifetimeMs?: number } = {}) {
+function service({ maxLifetimeMs, idleMs }: { maxLifetimeMs?: number; idleMs?: number } = {}) {
   let now = T0;
   const clock = () => new Date(now);
-  const store = new InMemoryTokenStore();
+  const store = new InMemoryTokenStore(idleMs);
   const archived: [string, number][] = [];
   const events: TokenActivity = { issued() {}, validated() {}, archived: (reason, count) => void (count > 0 && archived.push([reason, count])) };
-  const tokens = new AuthTokens(store, { maxTokensPerUser: 100, maxLifetimeMs }, events, clock);
+  const tokens = new AuthTokens(store, { maxTokensPerUser: 100, maxLifetimeMs, idleMs }, events, clock);
   const users = new Users(store, events, maxLifetimeMs, clock);
   return {
     tokens,
@@ -36,7 +36,7 @@ function service({ maxLifetimeMs }: { maxLifetimeMs?: number } = {}) {
   };
 }
 
-async function withUser(options?: { maxLifetimeMs?: number }) {
+async function withUser(options?: { maxLifetimeMs?: number; idleMs?: number }) {
   const s = service(options);
   await s.users.create({ uid: 'alice', name: 'Alice', metadata: undefined, withAuthToken: false }, soon());
   return s;
@@ -99,4 +99,22 @@ test('the sweep archives exactly the expired tokens as EXPIRED, and reports them
   expect(archived.items.map((a) => [a.authToken.tokenId, a.reason])).toEqual([[short.authToken.tokenId, 'EXPIRED']]);
   expect(s.archived).toEqual([['EXPIRED', 1]]);
   expect(await s.sweep.sweep()).toBe(0);
+});
+
+test('idle timeout: a token validates while it is used at least once per timeout, and is refused, then archived EXPIRED, once it is not', async () => {
+  const DAY = 24 * HOUR;
+  const s = await withUser({ idleMs: DAY });
+  const used = await s.create();
+  const unused = await s.create();
+  const refused = async (secret: string) => ((await s.validate(secret).catch((e: unknown) => e)) as DomainError).reason;
+  s.tick(DAY - 1);
+  expect((await s.validate(used.secret)).authToken.tokenId).toBe(used.authToken.tokenId); // its last use, from now on
+  s.tick(2); // the second token was issued 1 ms after the first (issue times are strictly increasing)
+  expect(await refused(unused.secret)).toBe(ErrorReason.AUTH_TOKEN_NOT_FOUND); // a day since its issue
+  expect((await s.validate(used.secret)).authToken.tokenId).toBe(used.authToken.tokenId); // less than a day since its use
+  expect(await s.sweep.sweep()).toBe(1);
+  s.tick(DAY - 2);
+  expect(await refused(used.secret)).toBe(ErrorReason.AUTH_TOKEN_NOT_FOUND);
+  expect(await s.sweep.sweep()).toBe(1);
+  expect(s.archived).toEqual([['EXPIRED', 1], ['EXPIRED', 1]]);
 });
