@@ -112,12 +112,13 @@ export class EventHub {
    */
   async watch(request: WatchRequest, subscriber: EventSubscriber, signal: AbortSignal): Promise<void> {
     await this.whenLive(signal);
+    const left = aborted(signal); // one listener for every wait below
     let from = request.after;
     for (;;) {
       if (signal.aborted) return;
       if (!this.live) throw unavailable('The event stream was interrupted; watch again with the last resume_token.');
       if (from !== undefined && from < this.coveredFrom!) {
-        from = await this.catchUp(from, request.uids, subscriber, signal);
+        from = await this.catchUp(from, request.uids, subscriber, signal, left);
         continue;
       }
       // What the replay holds after `from`, as fast as the subscriber takes it: the replay may
@@ -130,7 +131,7 @@ export class EventHub {
           from = event.position;
         }
         if (!roomy) {
-          await Promise.race([subscriber.ready(), aborted(signal)]);
+          await Promise.race([subscriber.ready(), left]);
           continue;
         }
       }
@@ -193,11 +194,17 @@ export class EventHub {
   }
 
   /** Reads the source for one watch from `after` until the replay covers where it got. */
-  private async catchUp(after: EventPosition, uids: ReadonlySet<string>, subscriber: EventSubscriber, signal: AbortSignal): Promise<EventPosition> {
+  private async catchUp(
+    after: EventPosition,
+    uids: ReadonlySet<string>,
+    subscriber: EventSubscriber,
+    signal: AbortSignal,
+    left: Promise<void>,
+  ): Promise<EventPosition> {
     let position = after;
     for await (const batch of this.source.follow(after, signal)) {
       for (const event of batch.events) {
-        if (wanted(event, uids) && !subscriber.push(event)) await Promise.race([subscriber.ready(), aborted(signal)]);
+        if (wanted(event, uids) && !subscriber.push(event)) await Promise.race([subscriber.ready(), left]);
         if (signal.aborted) return position;
       }
       if (batch.position > position) position = batch.position;
@@ -253,7 +260,7 @@ export class EventHub {
 }
 
 function aborted(signal: AbortSignal): Promise<void> {
-  return new Promise((done) => signal.addEventListener('abort', () => done(), { once: true }));
+  return signal.aborted ? Promise.resolve() : new Promise((done) => signal.addEventListener('abort', () => done(), { once: true }));
 }
 
 function unavailable(message: string): DomainError {
