@@ -63,6 +63,7 @@ function userDoc(uid: string, i: number, tokensPerUser: number, keep: Set<number
   return toUserDoc(
     { uid, name: `Bench user ${uid}`, metadata: { plan: 'free' }, createTime: created, updateTime: created },
     tokens,
+    undefined, // no idle timeout, as the service under test runs
   );
 }
 
