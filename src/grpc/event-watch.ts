@@ -91,7 +91,8 @@ class EventWriter implements EventSubscriber {
   }
 
   push(event: AuthTokenEvent): boolean {
-    if (this.overflowed) return false;
+    // Ended (reset, or its status on the way): a write now would only be an error.
+    if (this.overflowed || this.call.writableEnded || this.call.destroyed) return false;
     if (this.draining) {
       this.waiting.push(event);
       if (this.waiting.length > this.backlog) {
