@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import type { AuthTokenEvent } from '../../gen/authtoken/v1/auth_token_service';
-import { EventWatch, REVOKED } from '../support/event-watch';
+import { type EventWatch, OpenWatches, REVOKED } from '../support/event-watch';
 import { grpcError } from '../support/grpc-status';
 import { scrapeMetrics } from '../support/metrics';
 import { startTestService, type TestService } from '../support/service';
@@ -17,24 +17,20 @@ let first: TestService;
 let forgetful: TestService;
 /** Small bounds, for the tests of them. */
 let bounded: TestService;
-const watches: EventWatch[] = [];
+const watches = new OpenWatches();
 beforeAll(async () => {
   first = await startTestService();
   forgetful = await startTestService({ EVENT_REPLAY_EVENTS: '0' }, { dbName: first.dbName });
   bounded = await startTestService({ EVENT_STREAM_BACKLOG: '10', MAX_EVENT_STREAMS: '2' }, { dbName: first.dbName });
 });
 afterAll(async () => {
-  watches.forEach((w) => w.close());
+  watches.closeAll();
   await bounded?.stop();
   await forgetful?.stop();
   await first?.stop();
 });
 
-function watch(svc: TestService, request: ConstructorParameters<typeof EventWatch>[1] = {}): EventWatch {
-  const opened = new EventWatch(svc.address, request);
-  watches.push(opened);
-  return opened;
-}
+const watch = (svc: TestService, request: ConstructorParameters<typeof EventWatch>[1] = {}) => watches.open(svc, request);
 
 const key = (e: AuthTokenEvent) => `${e.type} ${e.tokenId} ${e.reason} ${e.resumeToken}`;
 

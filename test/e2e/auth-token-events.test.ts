@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { status } from '@grpc/grpc-js';
 import { ArchiveReason } from '../../gen/authtoken/v1/resources';
 import { type AuthTokenEvent } from '../../gen/authtoken/v1/auth_token_service';
-import { BOOKMARK, EventWatch, ISSUED, REVOKED } from '../support/event-watch';
+import { BOOKMARK, type EventWatch, ISSUED, OpenWatches, REVOKED } from '../support/event-watch';
 import { grpcError } from '../support/grpc-status';
 import { startTestService, type TestService } from '../support/service';
 import { createUser, expectError, issue } from './helpers';
@@ -16,22 +16,18 @@ const SWEEP_MS = 200;
 
 let callee: TestService;
 let watched: TestService;
-const watches: EventWatch[] = [];
+const watches = new OpenWatches();
 beforeAll(async () => {
   callee = await startTestService({ MAX_TOKENS_PER_USER: '2', EXPIRY_SWEEP_INTERVAL_MS: String(SWEEP_MS) });
   watched = await startTestService({ MAX_TOKENS_PER_USER: '2' }, { dbName: callee.dbName });
 });
 afterAll(async () => {
-  watches.forEach((w) => w.close());
+  watches.closeAll();
   await watched?.stop();
   await callee?.stop();
 });
 
-function watch(svc: TestService, request: ConstructorParameters<typeof EventWatch>[1] = {}): EventWatch {
-  const opened = new EventWatch(svc.address, request);
-  watches.push(opened);
-  return opened;
-}
+const watch = (svc: TestService, request: ConstructorParameters<typeof EventWatch>[1] = {}) => watches.open(svc, request);
 
 /** Runs `call` on one replica; the matching event must reach the watch on the other within DELIVERY_MS of it returning. */
 async function deliveredAfter<T>(w: EventWatch, call: () => Promise<T>, match: (e: AuthTokenEvent) => boolean): Promise<{ result: T; event: AuthTokenEvent }> {

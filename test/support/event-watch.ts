@@ -104,3 +104,18 @@ export async function firstEvent(address: string, request: Partial<WatchAuthToke
     watch.close();
   }
 }
+
+/** The watches a test file opens, all closed at its end (closeAll in afterAll). */
+export class OpenWatches {
+  private readonly opened: EventWatch[] = [];
+
+  open(svc: { address: string }, request: Partial<WatchAuthTokenEventsRequest> = {}): EventWatch {
+    const watch = new EventWatch(svc.address, request);
+    this.opened.push(watch);
+    return watch;
+  }
+
+  closeAll(): void {
+    this.opened.splice(0).forEach((w) => w.close());
+  }
+}
