@@ -3,8 +3,9 @@
 // one, finishes in the background. Nothing of the transaction is applied.
 //
 // The fault is injected at the real driver: mongod (this file's own) is stopped just before the
-// transaction's third statement, the archive insert of an eviction, is sent.
-import { Collection } from 'mongodb';
+// transaction's third statement, the archive insert of an eviction, is sent; or just before its
+// commit.
+import { ClientSession, Collection } from 'mongodb';
 import { afterAll, beforeAll, expect, test, vi } from 'vitest';
 import { callDeadline } from '../../src/domain/deadline';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
@@ -58,4 +59,33 @@ test('a transaction cut off by an outage fails fast with UNAVAILABLE and applies
   const user = await db.collection(USERS).findOne({ _id: UID } as never);
   expect(user?.tokens.map((t: { id: string }) => t.id)).toEqual([first.stored.tokenId]);
   expect(await db.collection(ARCHIVED_TOKENS).countDocuments({})).toBe(0);
+});
+
+test('an outage at the commit is answered UNAVAILABLE after one server selection timeout, well before the deadline', async () => {
+  const store = database!.store;
+  const uid = `${UID}-commit`;
+  const now = new Date();
+  const first = newToken(uid, NO_DEVICE, now);
+  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, first.stored, callDeadline(Infinity));
+
+  const commitTransaction = ClientSession.prototype.commitTransaction;
+  vi.spyOn(ClientSession.prototype, 'commitTransaction').mockImplementationOnce(async function (this: ClientSession) {
+    await mongod!.stop();
+    return commitTransaction.apply(this) as never;
+  });
+  const deadlineMs = SERVER_SELECTION_TIMEOUT_MS * 4;
+  const started = performance.now();
+  const outcome = await store
+    .issueToken(newToken(uid, NO_DEVICE, new Date()).stored, { replaceDeviceId: undefined, maxTokensPerUser: 1 }, new Date(), callDeadline(Date.now() + deadlineMs))
+    .then(() => 'applied', (error: unknown) => (error instanceof DomainError ? error.reason : String(error)));
+  const elapsedMs = performance.now() - started;
+
+  expect(outcome).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(elapsedMs).toBeLessThan(SERVER_SELECTION_TIMEOUT_MS * 1.5);
+
+  // The commit never reached mongod: back up, the user still holds its first token only.
+  await mongod!.restart();
+  const db = database!.client.db('txn_outage');
+  const user = await db.collection(USERS).findOne({ _id: uid } as never);
+  expect(user?.tokens.map((t: { id: string }) => t.id)).toEqual([first.stored.tokenId]);
 });
