@@ -5,7 +5,7 @@ import type { ClientSession, MongoClient } from 'mongodb';
 import type { Deadline } from '../domain/deadline';
 import { deadlineExceeded, serviceUnavailable } from '../domain/errors';
 import type { Committed } from './committed-writes';
-import { isDatabaseUnreachable } from './driver-errors';
+import { isDatabaseGoingAway } from './driver-errors';
 
 /**
  * The database time an operation may take: what is left of the call's deadline. Once it has
@@ -37,7 +37,8 @@ export async function inTransaction<T>(
   changedUsers: (result: T) => boolean = () => true,
 ): Promise<Committed<T>> {
   // withTransaction reruns the work on transient errors: right for write conflicts, but an
-  // unreachable database would only make every rerun wait out server selection again. And before
+  // unreachable database would only make every rerun wait out server selection again, and a node
+  // shutting down answers every rerun at once, for as long as it quiesces (up to 15 s). And before
   // it gives up, it aborts the transaction, which waits out server selection once more (5 s after
   // the first 5 s): so the call answers UNAVAILABLE as soon as the work finds the database gone,
   // and the abort finishes in the background.
@@ -50,7 +51,7 @@ export async function inTransaction<T>(
       stillWanted(deadline);
       return result;
     } catch (error) {
-      if (!isDatabaseUnreachable(error)) throw error;
+      if (!isDatabaseGoingAway(error)) throw error;
       const failure = serviceUnavailable(error);
       unreachable(failure);
       throw failure;

@@ -13,15 +13,17 @@ import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { createLogger } from '../../src/observability/logger';
 import { type Database, openDatabase, SERVER_SELECTION_TIMEOUT_MS } from '../../src/storage/database';
 import { ARCHIVED_TOKENS, USERS } from '../../src/storage/documents';
+import { failCommands, failPointOff } from '../support/fail-points';
 import { startTestMongod, type TestMongod } from '../support/mongod';
 
 const UID = 'txn-outage';
+const APP = 'txn-outage-store';
 let mongod: TestMongod | undefined;
 let database: Database | undefined;
 
 beforeAll(async () => {
-  mongod = await startTestMongod({ name: 'txn-outage' });
-  database = openDatabase({ uri: mongod.uri, dbName: 'txn_outage', archiveRetentionDays: 90, validationCacheEntries: 0, log: createLogger('silent') });
+  mongod = await startTestMongod({ name: 'txn-outage', testCommands: true });
+  database = openDatabase({ uri: `${mongod.uri}&appName=${APP}`, dbName: 'txn_outage', archiveRetentionDays: 90, validationCacheEntries: 0, log: createLogger('silent') });
   await database.prepare();
 });
 afterAll(async () => {
@@ -88,4 +90,31 @@ test('an outage at the commit is answered UNAVAILABLE after one server selection
   const db = database!.client.db('txn_outage');
   const user = await db.collection(USERS).findOne({ _id: uid } as never);
   expect(user?.tokens.map((t: { id: string }) => t.id)).toEqual([first.stored.tokenId]);
+});
+
+test('a node shutting down (ShutdownInProgress, "transient") is answered UNAVAILABLE at once, not rerun until the deadline', async () => {
+  const store = database!.store;
+  const uid = `${UID}-quiesce`;
+  const now = new Date();
+  const first = newToken(uid, NO_DEVICE, now);
+  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, first.stored, callDeadline(Infinity));
+
+  // As a SIGTERM'd mongod answers while it quiesces: every find fails at once, labelled transient.
+  const admin = database!.client.db('admin');
+  await failCommands(admin, {
+    commands: ['find'],
+    appName: APP,
+    times: 10_000,
+    data: { blockConnection: false, errorCode: 91, errorLabels: ['TransientTransactionError'] },
+  });
+  const deadlineMs = 4_000;
+  const started = performance.now();
+  const outcome = await store
+    .issueToken(newToken(uid, NO_DEVICE, new Date()).stored, { replaceDeviceId: undefined, maxTokensPerUser: 1 }, new Date(), callDeadline(Date.now() + deadlineMs))
+    .then(() => 'applied', (error: unknown) => (error instanceof DomainError ? error.reason : String(error)))
+    .finally(() => failPointOff(admin));
+  const elapsedMs = performance.now() - started;
+
+  expect(outcome).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(elapsedMs).toBeLessThan(1_000);
 });
