@@ -37,6 +37,8 @@ export interface RunningGateway {
 
 interface Session {
   socket: WebSocket;
+  /** Checked again after a gap in the events. */
+  secret: string;
   expiry?: NodeJS.Timeout;
 }
 
@@ -77,8 +79,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   async function revalidateAll(): Promise<void> {
     for (const [tokenId, open] of sessions) {
       for (const session of open) {
-        const secret = (session.socket as WebSocket & { secret?: string }).secret!;
-        if (!(await validate(secret).catch(() => undefined))) close(tokenId, CLOSE_TOKEN_REVOKED, 'auth token revoked');
+        if (!(await validate(session.secret).catch(() => undefined))) close(tokenId, CLOSE_TOKEN_REVOKED, 'auth token revoked');
       }
     }
   }
@@ -103,8 +104,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           socket.close(CLOSE_TOKEN_NOT_VALID, 'auth token not valid');
           return;
         }
-        const session: Session = { socket };
-        (socket as WebSocket & { secret?: string }).secret = secret;
+        const session: Session = { socket, secret };
         // Expiry is known in advance: close at the instant, not when the service's sweep reports it.
         if (token.expireTime) {
           session.expiry = setTimeout(() => close(token.tokenId, CLOSE_TOKEN_REVOKED, 'auth token revoked: EXPIRED'), token.expireTime.getTime() - Date.now());

@@ -15,7 +15,7 @@ import {
   type WatchRequest,
   wanted,
 } from './auth-token-events';
-import { DomainError, ErrorReason, serviceUnavailable } from './errors';
+import { DomainError, ErrorReason } from './errors';
 
 export interface EventSubscriber {
   /**
@@ -263,7 +263,7 @@ function aborted(signal: AbortSignal): Promise<void> {
   return signal.aborted ? Promise.resolve() : new Promise((done) => signal.addEventListener('abort', () => done(), { once: true }));
 }
 
+/** UNAVAILABLE, with a retry delay: the watch should be opened again (with its resume_token). */
 function unavailable(message: string): DomainError {
-  const error = serviceUnavailable(undefined);
-  return new DomainError(error.reason, message, [], {}, 1_000);
+  return new DomainError(ErrorReason.SERVICE_UNAVAILABLE, message, [], {}, 1_000);
 }

@@ -8,14 +8,13 @@ import { type ServerInterceptingCallInterface, type ServerWritableStream, status
 import { type AuthTokenEvent, watchRequest } from '../domain/auth-token-events';
 import type { EventHub, EventSubscriber } from '../domain/event-hub';
 import { AuthTokenEvent as AuthTokenEventMessage, AuthTokenServiceService, type WatchAuthTokenEventsRequest } from '../../gen/authtoken/v1/auth_token_service';
-import { callerOf, recordingOf } from './admission';
-import { type CallHooks, recordCall } from './call-hooks';
+import type { CallHooks } from './call-hooks';
 import { undecodable } from './decoding';
 import { toStatusError } from './errors';
 import { http2StreamOf } from './http2-stream';
 import { authTokenEventMessage } from './messages';
-import { requestIdOf } from './pipeline/call-context';
 import { badRequest } from '../domain/errors';
+import { callContext } from './unary';
 
 type WatchCall = ServerWritableStream<WatchAuthTokenEventsRequest, AuthTokenEventMessage | Buffer>;
 
@@ -31,13 +30,12 @@ export interface EventWatches {
 
 export function watchAuthTokenEvents(hub: EventHub, hooks: CallHooks, options: Omit<EventWatches, 'hub'>) {
   return (call: WatchCall): void => {
-    const recording = recordingOf(call.metadata) ?? recordCall(hooks, PATH);
-    const who = { caller: callerOf(call.metadata), requestId: requestIdOf(call.metadata) };
+    const context = callContext(call, PATH, hooks);
     const left = new AbortController();
     call.on('cancelled', () => left.abort());
     const writer = new EventWriter(call, options.backlog, () => {
       options.overflowed();
-      recording(status.RESOURCE_EXHAUSTED, who);
+      context.recording(status.RESOURCE_EXHAUSTED, context);
       left.abort();
       // Resets the stream at once (with what it holds): no status can reach a client that does not read.
       http2StreamOf((call as unknown as { call: ServerInterceptingCallInterface }).call).close(http2.NGHTTP2_ENHANCE_YOUR_CALM);
@@ -49,11 +47,11 @@ export function watchAuthTokenEvents(hub: EventHub, hooks: CallHooks, options: O
     };
     watching().then(
       () => {
-        if (!writer.overflowed) recording(status.CANCELLED, who);
+        if (!writer.overflowed) context.recording(status.CANCELLED, context);
       },
       (error: unknown) => {
         const statusError = toStatusError(error);
-        recording(statusError.code, who, error);
+        context.recording(statusError.code, context, error);
         call.emit('error', statusError);
       },
     );

@@ -51,7 +51,12 @@ export function implement<S extends ServiceDefinition>(
   return implementation;
 }
 
-function callContext(call: UnaryCall, path: string, hooks: CallHooks): CallContext {
+/** A call's context, for unary calls and the event watch alike. */
+export function callContext(
+  call: Pick<UnaryCall, 'metadata' | 'cancelled' | 'getDeadline'>,
+  path: string,
+  hooks: CallHooks,
+): CallContext {
   const metadata: Metadata = call.metadata;
   return {
     path,
