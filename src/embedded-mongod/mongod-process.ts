@@ -25,7 +25,7 @@ export interface EmbeddedMongod {
  * and resolves once it accepts writes.
  */
 /** How long the embedded mongod keeps events for watches to resume from, at least. */
-export const OPLOG_MIN_RETENTION_HOURS = 24;
+const OPLOG_MIN_RETENTION_HOURS = 24;
 
 export async function startEmbeddedMongod(options: {
   binary: string;
