@@ -36,13 +36,13 @@ import {
   toArchivedDoc,
   toTokenDoc,
   type TokenDoc,
-  issuedToken,
+  issuedTokenText,
 } from '../src/storage/documents';
 import { LAST_USE_WRITE_INTERVAL_MS } from '../src/domain/rules';
 
 /** The service's issuing update (mongo-token-store.ts): the capped push, and the token named for its ISSUED event. */
 function pushed(doc: TokenDoc, max: number) {
-  return { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } }, $set: { lastIssued: issuedToken(doc) } };
+  return { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } }, $set: { lastIssued: issuedTokenText(doc) } };
 }
 
 type Op = 'validate' | 'create' | 'list';

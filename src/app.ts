@@ -136,7 +136,7 @@ function useCases(config: Config, store: TokenStore, metrics: Metrics): { users:
     maxTokensPerUser: config.MAX_TOKENS_PER_USER,
     maxLifetimeMs: config.MAX_TOKEN_LIFETIME_SECONDS > 0 ? config.MAX_TOKEN_LIFETIME_SECONDS * 1000 : undefined,
     idleMs: idleTimeoutMs(config),
-    createLimitPerUid: perMinute > 0 ? new TokenBuckets(perMinute / 60, perMinute) : undefined,
+    createLimitPerUid: perMinute > 0 ? { perSecond: perMinute / 60, burst: perMinute } : undefined,
   };
   return { users: new Users(store, metrics, rules.maxLifetimeMs), tokens: new AuthTokens(store, rules, metrics) };
 }

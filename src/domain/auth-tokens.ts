@@ -1,10 +1,10 @@
 // Use cases of AuthTokenService: the rules, independent of gRPC and MongoDB.
-import { DomainError, ErrorReason, authTokenNotFound, tooManyRequests, uidNotFound } from './errors';
+import { DomainError, ErrorReason, authTokenNotFound, uidNotFound } from './errors';
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, JsonObject, PageCursor, StoredAuthToken } from './model';
 import { encodePageToken } from './page-token';
 import { LAST_USE_WRITE_INTERVAL_MS, newestFirst } from './rules';
 import { issueToken, sameHash } from './token-format';
-import type { TokenBuckets } from './token-bucket';
+import type { BucketLimit } from './token-bucket';
 import { IGNORE_ACTIVITY, type TokenActivity } from './token-activity';
 import type { TokenChanges, TokenStore } from './token-store';
 import { type RevocationResult, revokeLeakedTokens } from './leaked-tokens';
@@ -18,8 +18,8 @@ export interface TokenRules {
   maxLifetimeMs?: number;
   /** IDLE_TIMEOUT_SECONDS in ms: a token not validated for this long stops validating; undefined: off. */
   idleMs?: number;
-  /** Limits CreateAuthToken per uid, so one runaway client cannot churn a user's tokens. */
-  createLimitPerUid?: TokenBuckets;
+  /** Limits CreateAuthToken per uid, so one runaway client cannot churn a user's tokens (the store keeps the bucket). */
+  createLimitPerUid?: BucketLimit;
 }
 
 export type Clock = () => Date;
@@ -78,13 +78,11 @@ export class AuthTokens {
     const now = this.clock();
     const expireTime = expiryOf(v, input, now, this.rules.maxLifetimeMs);
     v.check();
-    const waitMs = this.rules.createLimitPerUid?.take(uid) ?? 0;
-    if (waitMs > 0) throw tooManyRequests(waitMs, 'uid');
     const { secret, stored } = newToken(uid, device, now, expireTime);
     const replaceDeviceId = !input.force && device.deviceId !== '' ? device.deviceId : undefined;
     const { createTime, evictedTokenIds, replacedTokenIds } = await this.store.issueToken(
       stored,
-      { replaceDeviceId, maxTokensPerUser: this.rules.maxTokensPerUser },
+      { replaceDeviceId, maxTokensPerUser: this.rules.maxTokensPerUser, createLimit: this.rules.createLimitPerUid },
       now,
       deadline,
     );

@@ -5,12 +5,18 @@
 // findActiveToken, recordTokenUse, listArchivedTokens) answer undefined, false or [] instead.
 import type { ArchivedAuthToken, AuthToken, DeviceInfo, PageCursor, StoredAuthToken, TokenRef, User } from './model';
 import type { Deadline } from './deadline';
+import type { BucketLimit } from './token-bucket';
 
 export interface IssueOptions {
-  /** Archive the user's active tokens for this device as REPLACED, in the same transaction. */
+  /** Archive the user's active tokens for this device as REPLACED, in the same write. */
   replaceDeviceId: string | undefined;
   /** Keep at most this many active tokens; older ones are archived as EVICTED. */
   maxTokensPerUser: number;
+  /**
+   * The per-uid create limit, kept with the user (so it holds across replicas): without a token
+   * in the user's bucket, nothing is issued and tooManyRequests says when to retry.
+   */
+  createLimit?: BucketLimit;
 }
 
 export interface IssueResult {
@@ -68,9 +74,9 @@ export interface TokenStore {
 
   /**
    * Users that may have a token whose expire_time is at or before `now` (a few may turn out to
-   * have none left), at most `limit`: what the expiry sweep visits.
+   * have none left), at most `limit`, in uid order after `after`: what the expiry sweep visits.
    */
-  usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]>;
+  usersWithExpiredTokens(now: Date, after: string | undefined, limit: number, deadline: Deadline): Promise<string[]>;
   /** Archives the user's tokens expired by `now` as EXPIRED, atomically; returns how many. An unknown user: 0. */
   expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number>;
 

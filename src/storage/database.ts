@@ -15,9 +15,17 @@ import type { CacheLookupResult } from '../domain/token-activity';
 import { ValidationCache } from './cache/validation-cache';
 import type { TokenEventSource } from '../domain/auth-token-events';
 import { mongoTokenEventSource } from './token-event-stream';
+import { sweepPendingArchive } from './pending-archive';
 
 /** How long an operation waits for a reachable server before it fails (UNAVAILABLE). */
 export const SERVER_SELECTION_TIMEOUT_MS = 5_000;
+/**
+ * How often a replica looks for tokens left pending by a write that did not finish (a replica that
+ * died between its update and the archive copy), and how old they must be: a live replica copies
+ * its own within milliseconds.
+ */
+const PENDING_SWEEP_INTERVAL_MS = 1_000;
+const PENDING_GRACE_MS = 1_000;
 
 export interface Database {
   store: TokenStore;
@@ -54,20 +62,30 @@ export function openDatabase(options: DatabaseOptions): Database {
   const db = client.db(options.dbName);
   const prepare = () => ensureIndexes(db, options.archiveRetentionDays);
   const events = mongoTokenEventSource(db);
+  const mongoStore = new MongoTokenStore(client, db, options.idleTimeoutMs);
+  const sweep = sweepPendingArchive(mongoStore.pending, PENDING_SWEEP_INTERVAL_MS, PENDING_GRACE_MS, options.log);
+  const store = translatingDriverErrors(mongoStore);
   if (options.validationCacheEntries === 0) {
-    const store = plainTokenStore(translatingDriverErrors(new MongoTokenStore(client, db, options.idleTimeoutMs)));
-    return { store, events, client, prepare, close: () => client.close() };
+    return {
+      store: plainTokenStore(store),
+      events,
+      client,
+      prepare,
+      async close() {
+        await sweep.stop();
+        await client.close();
+      },
+    };
   }
   const cache = new ValidationCache(options.validationCacheEntries);
   const feed = followUserChanges(db.collection<UserDoc>(USERS), cache, options.log);
-  const store = translatingDriverErrors(new MongoTokenStore(client, db, options.idleTimeoutMs));
   return {
     store: cachingValidations(store, cache, feed, options.observeCacheLookup),
     events,
     client,
     prepare,
     async close() {
-      await feed.stop();
+      await Promise.all([feed.stop(), sweep.stop()]);
       await client.close();
     },
   };

@@ -1,6 +1,7 @@
 // Document shapes in MongoDB and their mapping to domain records.
 //
-//   users:            { _id: uid, name, metadata, createTime, updateTime, tokens: [TokenDoc] }
+//   users:            { _id: uid, name, metadata, createTime, updateTime, tokens: [TokenDoc],
+//                       pending: [PendingArchiveDoc], ... }
 //   archived_tokens:  { _id: tokenId, uid, ...token fields, archiveTime, reason }
 //
 // JSON objects (metadata, app_info) are stored as JSON text: callers may use keys such as "$where"
@@ -49,11 +50,28 @@ export interface UserDoc {
    */
   generation?: string;
   /**
-   * The token its latest issuing write added: that write's change is the ISSUED event
-   * (token-event-stream.ts). Absent until a token is issued.
+   * The token the latest write added (issuedTokenText), when that write issued one: its change is
+   * the ISSUED event (token-event-stream.ts). Writes that issue nothing remove it. A string, not an
+   * object: MongoDB records a pipeline update's change to an object field by sub-field, and an
+   * unchanged device_id would then be missing from the event.
    */
-  lastIssued?: IssuedToken;
+  lastIssued?: string;
+  /**
+   * Tokens that have left `tokens`, in the same update, on their way to archived_tokens
+   * (pending-archive.ts): the copy is keyed by token id, so copying twice is harmless.
+   */
+  pending?: PendingArchiveDoc[];
+  /** The per-uid create limit's token bucket (token-writes.ts); absent: full. */
+  createBucket?: { tokens: number; at: Date };
+  /**
+   * Set by DeleteUser: the user no longer exists, and the document only waits for its pending
+   * tokens to be copied to the archive before it is removed. Every other query leaves it out.
+   */
+  deletedAt?: Date;
 }
+
+/** What a query of a user who exists adds: a deleted user's document may remain for a moment (deletedAt). */
+export const EXISTING_USER = { deletedAt: { $exists: false } } as const;
 
 export interface IssuedToken {
   id: string;
@@ -61,8 +79,10 @@ export interface IssuedToken {
   time: Date;
 }
 
-export function issuedToken(token: Pick<TokenDoc, 'id' | 'deviceId' | 'createTime'>): IssuedToken {
-  return { id: token.id, deviceId: token.deviceId, time: token.createTime };
+/** IssuedToken as lastIssued holds it: "id|time in ms|device id" (the device id may hold "|"). */
+export function parseIssuedToken(text: string): IssuedToken {
+  const [id, ms] = text.split('|', 2) as [string, string];
+  return { id, time: new Date(Number(ms)), deviceId: text.slice(id.length + ms.length + 2) };
 }
 
 export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {
@@ -72,6 +92,21 @@ export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {
   generation?: string | null;
   archiveTime: Date;
   reason: ArchiveReason;
+}
+
+/**
+ * An archived token still in its user's document: `write` names the update that moved it there,
+ * and the hash stays until it is copied (RevokeAuthTokens answers by hash).
+ */
+export interface PendingArchiveDoc extends ArchivedTokenDoc {
+  write: string;
+  hash: Buffer;
+}
+
+/** The archive document of a pending one. */
+export function archivedDocOf(pending: PendingArchiveDoc): ArchivedTokenDoc {
+  const { write: _write, hash: _hash, ...doc } = pending;
+  return doc;
 }
 
 /** domain/rules.ts's oldestFirst as a MongoDB $sort (create time, then id), so `$slice: -max` keeps the newest. */
@@ -150,8 +185,13 @@ export function toUserDoc(user: User, tokens: TokenDoc[], idleMs: number | undef
     tokens,
     generation: randomUUID(),
     ...nextExpiryOf(tokens, idleMs),
-    ...(tokens.length > 0 && { lastIssued: issuedToken(tokens.at(-1)!) }),
+    ...(tokens.length > 0 && { lastIssued: issuedTokenText(tokens.at(-1)!) }),
   };
+}
+
+/** lastIssued of a write that added `token` (parseIssuedToken reads it back). */
+export function issuedTokenText(token: Pick<TokenDoc, 'id' | 'deviceId' | 'createTime'>): string {
+  return `${token.id}|${token.createTime.getTime()}|${token.deviceId}`;
 }
 
 /** When the first of `tokens` expires (expiry.ts), as a UserDoc field (none when none expires). */

@@ -23,7 +23,7 @@ function* causes(error: unknown): Generator<unknown> {
   }
 }
 
-/** No server could be reached: retrying at once, even a transaction, cannot help. */
+/** No server could be reached. */
 export function isDatabaseUnreachable(error: unknown): boolean {
   for (const e of causes(error)) {
     if (
@@ -36,20 +36,6 @@ export function isDatabaseUnreachable(error: unknown): boolean {
     }
   }
   return false;
-}
-
-/** ShutdownInProgress, InterruptedAtShutdown: the node is going away (a SIGTERM'd mongod refuses work while it quiesces). */
-const SHUTTING_DOWN_CODES = new Set([91, 11600]);
-
-/**
- * Nothing this node can do now: unreachable, or shutting down. Rerunning a transaction against it
- * at once (its errors say "transient") only spins until it is gone.
- */
-export function isDatabaseGoingAway(error: unknown): boolean {
-  return (
-    isDatabaseUnreachable(error) ||
-    [...causes(error)].some((e) => e instanceof MongoError && typeof e.code === 'number' && SHUTTING_DOWN_CODES.has(e.code))
-  );
 }
 
 export function isDatabaseUnavailable(error: unknown): boolean {

@@ -1,29 +1,27 @@
 // The TokenStore on MongoDB: one document per user holding its active tokens in a capped array,
 // and an archive collection for every token that stops being active.
 //
-// Every change that archives tokens runs in one transaction with the change to the user document,
-// so a crash between the two can lose nothing: either both happen or neither does. Those
-// transactions return when they committed (committed-writes.ts), for the cache in front.
-import type { ClientSession, Collection, Db, Filter, MongoClient } from 'mongodb';
-import { authTokenNotFound, uidAlreadyExists, uidNotFound } from '../domain/errors';
+// Every change to a user's tokens is one atomic update of its document (token-writes.ts): tokens
+// that stop being active move into the document's `pending` list in that same update, and are
+// copied to the archive right after (pending-archive.ts). No transaction anywhere. The revoking
+// writes return the cluster time at which they applied (committed-writes.ts), for the cache.
+import { type ClientSession, type Collection, type Db, type Filter, type MongoClient, ObjectId, type Timestamp } from 'mongodb';
+import { authTokenNotFound, tooManyRequests, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
 import type { Committed, CommittingTokenStore } from './committed-writes';
 import {
   ARCHIVED_TOKENS,
   type ArchivedTokenDoc,
+  archivedDocOf,
+  EXISTING_USER,
   PUBLIC_TOKEN_FIELDS,
-  TOKEN_ORDER,
+  type PendingArchiveDoc,
   type TokenDoc,
-  type TokenOwner,
-  issuedToken,
-  nextExpiryOf,
   USER_FIELDS,
   USERS,
   type UserDoc,
-  storedOldestFirst,
   toArchivedAuthToken,
-  toArchivedDoc,
   toAuthToken,
   toJsonText,
   toStoredAuthToken,
@@ -31,24 +29,27 @@ import {
   toUser,
   toUserDoc,
 } from './documents';
-import { inTransaction, timeLimit } from './transactions';
+import { timeLimit } from './time-limits';
 import type { Deadline } from '../domain/deadline';
-import { expiresAt, isExpired } from '../domain/expiry';
+import { expiresAt } from '../domain/expiry';
+import { refill, waitForToken } from '../domain/token-bucket';
+import { bucketHasToken, hashInExpr, isExpiredExpr, isTokenExpr, issuing, movingTokens, ofDeviceExpr, type TokenCondition } from './token-writes';
+import { PendingArchive } from './pending-archive';
+import { EXPIRY_INDEX } from './indexes';
 
 const DUPLICATE_KEY = 11000;
-/** What a transaction that archives tokens reads of their user: the tokens, and whose they are. */
-const ARCHIVING_FIELDS = { tokens: 1, generation: 1 } as const;
-
-type Flushed = { owner: TokenOwner; flushed: TokenDoc[] };
+/** What a write that moves tokens reads back: the pending list, its own entries and any left before. */
+const PENDING_FIELDS = { pending: 1 } as const;
 /**
- * The last-use write rides on the login check, so it may not hold it up: e.g. a transaction left
- * open by a crashed replica locks the user's document until MongoDB expires it.
+ * The last-use write rides on the login check, so it may not hold it up: it is best effort, and
+ * a slow database (or a document under heavy writes) must not delay the answer.
  */
 const LAST_USE_WRITE_BUDGET_MS = 250;
 
 export class MongoTokenStore implements CommittingTokenStore {
   private readonly users: Collection<UserDoc>;
   private readonly archive: Collection<ArchivedTokenDoc>;
+  readonly pending: PendingArchive;
 
   /** @param idleMs the server's idle timeout (expiry.ts); undefined: off. */
   constructor(
@@ -58,92 +59,85 @@ export class MongoTokenStore implements CommittingTokenStore {
   ) {
     this.users = db.collection<UserDoc>(USERS);
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
+    this.pending = new PendingArchive(this.users, this.archive);
   }
 
   async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
+    const doc = toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : [], this.idleMs);
     try {
-      await this.users.insertOne(toUserDoc(user, firstToken ? [toTokenDoc(firstToken)] : [], this.idleMs), timeLimit(deadline));
+      await this.users.insertOne(doc, timeLimit(deadline));
     } catch (error) {
-      if ((error as { code?: unknown }).code === DUPLICATE_KEY) throw uidAlreadyExists(user.uid);
-      throw error;
+      if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
+      // A user deleted a moment ago whose document waits for its archive copy: finish it first.
+      const existing = await this.users.findOne({ _id: user.uid }, { projection: { deletedAt: 1 }, ...timeLimit(deadline) });
+      if (existing?.deletedAt === undefined) throw uidAlreadyExists(user.uid);
+      await this.pending.finish(user.uid);
+      await this.users.insertOne(doc, timeLimit(deadline)).catch((again: unknown) => {
+        throw (again as { code?: unknown }).code === DUPLICATE_KEY ? uidAlreadyExists(user.uid) : again;
+      });
     }
   }
 
   async getUser(uid: string, deadline: Deadline): Promise<User | undefined> {
-    const doc = await this.users.findOne({ _id: uid }, { projection: USER_FIELDS, ...timeLimit(deadline) });
+    const doc = await this.users.findOne({ _id: uid, ...EXISTING_USER }, { projection: USER_FIELDS, ...timeLimit(deadline) });
     return doc ? toUser(doc) : undefined;
   }
 
-  deleteUser(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    return inTransaction(this.client, deadline, async (session) => {
-      const deleted = await this.users.findOneAndDelete(
-        { _id: uid },
-        { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) },
-      );
-      if (!deleted) throw uidNotFound(uid);
-      await this.archiveTokens(deleted, deleted.tokens, ArchiveReason.USER_DELETED, now, session, deadline);
-      return deleted.tokens.length;
-    });
+  async deleteUser(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
+    const write = newWrite();
+    const { result: after, committedAt } = await this.applied((session) =>
+      this.users.findOneAndUpdate(
+        { _id: uid, ...EXISTING_USER },
+        movingTokens(true, ArchiveReason.USER_DELETED, now, write, { deletedAt: now }),
+        { session, projection: PENDING_FIELDS, returnDocument: 'after', ...timeLimit(deadline) },
+      ),
+    );
+    if (!after) throw uidNotFound(uid);
+    await this.copyPending(uid, after, true);
+    return { result: movedBy(after, write).length, committedAt };
   }
 
   async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<Committed<IssueResult>> {
     const { uid } = token;
-    const max = options.maxTokensPerUser;
-    if (options.replaceDeviceId === undefined) {
-      // Below the cap a push evicts nothing, so one atomic update is enough: no transaction.
-      // It applies only while the new token is strictly the newest; otherwise (a clock behind
-      // another replica's, or the same millisecond) the transaction below stamps it so.
-      const belowCap = await this.users.updateOne(
-        {
-          _id: uid,
-          [`tokens.${max - 1}`]: { $exists: false },
-          tokens: { $not: { $elemMatch: { createTime: { $gte: token.createTime } } } },
-        },
-        issuing(toTokenDoc(token), max, this.idleMs),
-        timeLimit(deadline),
-      );
-      if (belowCap.matchedCount === 1) {
-        return { result: { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] }, committedAt: undefined };
-      }
-    }
-    return inTransaction(this.client, deadline, async (session) => {
-      // Reading inside the transaction makes the computed eviction exact: if another writer
-      // changes the document before we commit, our write conflicts and the whole attempt reruns.
-      const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
-      if (!user) throw uidNotFound(uid);
-      const replaced = user.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
-      const kept = user.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(storedOldestFirst);
-      const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
-      // Strictly newer than every active token, so the new token is never the one evicted, even
-      // when clocks of several service replicas disagree.
-      const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
-      const createTime = new Date(Math.max(now.getTime(), newest + 1));
-      const doc = toTokenDoc({ ...token, createTime, updateTime: createTime });
+    const doc = toTokenDoc(token);
+    const write = newWrite();
+    const { createLimit } = options;
+    const { result: after, committedAt } = await this.applied((session) =>
+      this.users.findOneAndUpdate(
+        { _id: uid, ...EXISTING_USER, ...(createLimit && bucketHasToken(now, createLimit)) },
+        issuing({
+          token: doc,
+          max: options.maxTokensPerUser,
+          replaceDeviceId: options.replaceDeviceId,
+          expiresAt: expiresAt(doc, this.idleMs),
+          createLimit,
+          now,
+          write,
+        }),
+        { session, projection: { ...PENDING_FIELDS, tokens: { $slice: -1 } }, returnDocument: 'after', ...timeLimit(deadline) },
+      ),
+    );
+    if (!after) throw await this.notIssued(uid, now, options, deadline);
+    await this.copyPending(uid, after);
+    const moved = movedBy(after, write);
+    const idsOf = (reason: ArchiveReason) => moved.filter((p) => p.reason === reason).map((p) => p._id);
+    return {
+      // The newest token is the one just added (token-writes.ts stamps it so).
+      result: { createTime: after.tokens.at(-1)!.createTime, evictedTokenIds: idsOf(ArchiveReason.EVICTED), replacedTokenIds: idsOf(ArchiveReason.REPLACED) },
+      committedAt: moved.length > 0 ? committedAt : undefined,
+    };
+  }
 
-      if (replaced.length > 0) {
-        await this.users.updateOne(
-          { _id: uid },
-          { $pull: { tokens: { id: { $in: replaced.map((t) => t.id) } } } },
-          { session, ...timeLimit(deadline) },
-        );
-      }
-      await this.users.updateOne(
-        { _id: uid },
-        issuing(doc, max, this.idleMs),
-        { session, ...timeLimit(deadline) },
-      );
-      await this.archiveTokens(user, replaced, ArchiveReason.REPLACED, now, session, deadline);
-      await this.archiveTokens(user, evicted, ArchiveReason.EVICTED, now, session, deadline);
-      return {
-        createTime,
-        evictedTokenIds: evicted.map((t) => t.id),
-        replacedTokenIds: replaced.map((t) => t.id),
-      };
-    });
+  /** Why an issuing write matched no document: no such user, or the user's create limit. */
+  private async notIssued(uid: string, now: Date, { createLimit }: IssueOptions, deadline: Deadline) {
+    const user = await this.users.findOne({ _id: uid, ...EXISTING_USER }, { projection: { createBucket: 1 }, ...timeLimit(deadline) });
+    if (!user || !createLimit) return uidNotFound(uid);
+    const bucket = user.createBucket && { tokens: user.createBucket.tokens, at: user.createBucket.at.getTime() };
+    return tooManyRequests(Math.max(1, waitForToken(refill(bucket, now.getTime(), createLimit), createLimit)), 'uid');
   }
 
   async listTokens(uid: string, deadline: Deadline) {
-    const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, ...timeLimit(deadline) });
+    const user = await this.users.findOne({ _id: uid, ...EXISTING_USER }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, ...timeLimit(deadline) });
     if (!user) throw uidNotFound(uid);
     return user.tokens.map((t) => toAuthToken(uid, t));
   }
@@ -169,101 +163,68 @@ export class MongoTokenStore implements CommittingTokenStore {
     return toAuthToken(uid, user.tokens[0]!);
   }
 
-  deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline) {
+  async deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline) {
     const match = tokenFilter(ref);
-    return inTransaction(this.client, deadline, async (session) => {
-      const before = await this.users.findOneAndUpdate(
-        { _id: uid, tokens: { $elemMatch: match } },
-        { $pull: { tokens: match } },
-        { session, projection: { tokens: { $elemMatch: match }, generation: 1 }, returnDocument: 'before', ...timeLimit(deadline) },
-      );
-      if (!before) throw await this.notFound(uid, deadline, session);
-      const [archived] = await this.archiveTokens(before, before.tokens, ArchiveReason.DELETED, now, session, deadline);
-      return toArchivedAuthToken(archived!);
-    });
+    const write = newWrite();
+    const { result: after, committedAt } = await this.moveTokens(uid, { tokens: { $elemMatch: match } }, isTokenExpr(match), ArchiveReason.DELETED, now, write, deadline);
+    if (!after) throw await this.notFound(uid, deadline);
+    const [deleted] = movedBy(after, write);
+    return { result: toArchivedAuthToken(archivedDocOf(deleted!)), committedAt };
   }
 
-  flushTokens(uid: string, scope: FlushScope, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    return inTransaction(this.client, deadline, async (session) => {
-      const { owner, flushed } =
-        scope.except === undefined && scope.deviceId === undefined
-          ? await this.flushAll(uid, session, deadline)
-          : await this.flushSome(uid, scope, session, deadline);
-      await this.archiveTokens(owner, flushed, ArchiveReason.FLUSHED, now, session, deadline);
-      return flushed.length;
-    }, (count) => count > 0);
-  }
-
-  /** Empties the user's tokens in one write; resolves with those it held. */
-  private async flushAll(uid: string, session: ClientSession, deadline: Deadline): Promise<Flushed> {
-    const before = await this.users.findOneAndUpdate(
-      { _id: uid },
-      { $set: { tokens: [] } },
-      { session, projection: ARCHIVING_FIELDS, returnDocument: 'before', ...timeLimit(deadline) },
+  async flushTokens(uid: string, { except, deviceId }: FlushScope, now: Date, deadline: Deadline): Promise<Committed<number>> {
+    const kept = except && tokenFilter(except);
+    const flushed: TokenCondition[] = [
+      ...(kept ? [{ $not: [isTokenExpr(kept)] }] : []),
+      ...(deviceId !== undefined ? [ofDeviceExpr(deviceId)] : []),
+    ];
+    const write = newWrite();
+    const { result: after, committedAt } = await this.moveTokens(
+      uid,
+      kept ? { tokens: { $elemMatch: kept } } : {},
+      flushed.length === 0 ? true : { $and: flushed },
+      ArchiveReason.FLUSHED,
+      now,
+      write,
+      deadline,
     );
-    if (!before) throw uidNotFound(uid);
-    return { owner: before, flushed: before.tokens };
+    if (!after) throw kept ? await this.notFound(uid, deadline) : uidNotFound(uid);
+    const count = movedBy(after, write).length;
+    return { result: count, committedAt: count > 0 ? committedAt : undefined };
   }
 
-  /**
-   * Pulls the tokens in `scope`, as read in this transaction: should another writer change the
-   * document before the commit, the pull conflicts and the whole attempt reruns on a new read.
-   */
-  private async flushSome(uid: string, { except, deviceId }: FlushScope, session: ClientSession, deadline: Deadline): Promise<Flushed> {
-    const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
-    if (!user) throw uidNotFound(uid);
-    const kept = except && user.tokens.find(isToken(except));
-    if (except && !kept) throw authTokenNotFound();
-    const flushed = user.tokens.filter((t) => t !== kept && (deviceId === undefined || t.deviceId === deviceId));
-    if (flushed.length > 0) {
-      await this.users.updateOne(
-        { _id: uid },
-        { $pull: { tokens: { id: { $in: flushed.map((t) => t.id) } } } },
-        { session, ...timeLimit(deadline) },
-      );
-    }
-    return { owner: user, flushed };
+  async revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
+    const write = newWrite();
+    const { result: after, committedAt } = await this.moveTokens(
+      uid,
+      { tokens: { $elemMatch: { hash: { $in: [...tokenHashes] } } } },
+      hashInExpr(tokenHashes),
+      ArchiveReason.LEAKED,
+      now,
+      write,
+      deadline,
+    );
+    const revoked = after ? movedBy(after, write).map((p) => p.hash) : [];
+    return { result: revoked, committedAt: revoked.length > 0 ? committedAt : undefined };
   }
 
-  revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
-    const leaked = { hash: { $in: [...tokenHashes] } };
-    return inTransaction(this.client, deadline, async (session) => {
-      const before = await this.users.findOneAndUpdate(
-        { _id: uid, tokens: { $elemMatch: leaked } },
-        { $pull: { tokens: leaked } },
-        { session, projection: ARCHIVING_FIELDS, returnDocument: 'before', ...timeLimit(deadline) },
-      );
-      if (!before) return [];
-      const revoked = before.tokens.filter((t) => tokenHashes.some((h) => h.equals(t.hash)));
-      await this.archiveTokens(before, revoked, ArchiveReason.LEAKED, now, session, deadline);
-      return revoked.map((t) => t.hash);
-    }, (revoked) => revoked.length > 0);
-  }
-
-  async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
-    const users = await this.users.find({ nextExpiry: { $lte: now } }, { projection: { _id: 1 }, limit, ...timeLimit(deadline) }).toArray();
+  async usersWithExpiredTokens(now: Date, after: string | undefined, limit: number, deadline: Deadline): Promise<string[]> {
+    const users = await this.users
+      .find(
+        { ...(after !== undefined && { _id: { $gt: after } }), nextExpiry: { $lte: now } },
+        { projection: { _id: 1 }, sort: { _id: 1 }, limit, hint: EXPIRY_INDEX, ...timeLimit(deadline) },
+      )
+      .toArray();
     return users.map((u) => u._id);
   }
 
-  expireTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    return inTransaction(this.client, deadline, async (session) => {
-      const user = await this.users.findOne({ _id: uid }, { session, projection: ARCHIVING_FIELDS, ...timeLimit(deadline) });
-      if (!user) return 0;
-      const expired = user.tokens.filter((t) => isExpired(t, now, this.idleMs));
-      const kept = user.tokens.filter((t) => !expired.includes(t));
-      // Later than before when a kept token was used since: the idle timeout counts from its last use.
-      const next = nextExpiryOf(kept, this.idleMs).nextExpiry;
-      await this.users.updateOne(
-        { _id: uid },
-        {
-          ...(expired.length > 0 && { $pull: { tokens: { id: { $in: expired.map((t) => t.id) } } } }),
-          ...(next ? { $set: { nextExpiry: next } } : { $unset: { nextExpiry: '' } }),
-        },
-        { session, ...timeLimit(deadline) },
-      );
-      await this.archiveTokens(user, expired, ArchiveReason.EXPIRED, now, session, deadline);
-      return expired.length;
-    }, (count) => count > 0);
+  async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
+    const write = newWrite();
+    const { result: after, committedAt } = await this.moveTokens(uid, {}, isExpiredExpr(now, this.idleMs), ArchiveReason.EXPIRED, now, write, deadline, {
+      nextExpiry: { idleMs: this.idleMs },
+    });
+    const count = after ? movedBy(after, write).length : 0;
+    return { result: count, committedAt: count > 0 ? committedAt : undefined };
   }
 
   async findActiveToken(uid: string, tokenHash: Buffer, deadline: Deadline) {
@@ -301,61 +262,90 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, users: ArchivedUsers, deadline: Deadline) {
-    const current = users === 'current' ? await this.users.findOne({ _id: uid }, { projection: { generation: 1 }, ...timeLimit(deadline) }) : null;
+    // The user's pending tokens are archived already (token-writes.ts), though not yet copied.
+    const user = await this.users.findOne({ _id: uid }, { projection: { generation: 1, deletedAt: 1, pending: 1 }, ...timeLimit(deadline) });
+    const current = users === 'current' && user && user.deletedAt === undefined ? user : undefined;
     // `null` also matches archived tokens of users from before generations existed.
-    const ofUser: Filter<ArchivedTokenDoc> = current ? { generation: current.generation ?? null } : {};
+    const generation = current ? (current.generation ?? null) : undefined;
+    const ofUser: Filter<ArchivedTokenDoc> = current ? { generation } : {};
     const filter: Filter<ArchivedTokenDoc> = after
       ? { uid, ...ofUser, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
       : { uid, ...ofUser };
-    const docs = await this.archive
-      .find(filter, timeLimit(deadline))
-      .sort({ archiveTime: -1, _id: -1 })
-      .limit(limit)
-      .toArray();
-    return docs.map(toArchivedAuthToken);
+    const docs = await this.archive.find(filter, timeLimit(deadline)).sort({ archiveTime: -1, _id: -1 }).limit(limit).toArray();
+    const copied = new Set(docs.map((d) => d._id));
+    const pending = (user?.pending ?? [])
+      .map(archivedDocOf)
+      .filter((p) => !copied.has(p._id) && (!current || (p.generation ?? null) === generation) && (!after || isBefore(p, after)));
+    return [...docs, ...pending].sort(newestArchivedFirst).slice(0, limit).map(toArchivedAuthToken);
   }
 
-  private async archiveTokens(
-    owner: TokenOwner,
-    tokens: TokenDoc[],
+  /** Moves the tokens matching `cond` of the user (and `filter`) to pending, then copies them. */
+  private async moveTokens(
+    uid: string,
+    filter: Filter<UserDoc>,
+    cond: TokenCondition,
     reason: ArchiveReason,
     now: Date,
-    session: ClientSession,
+    write: string,
     deadline: Deadline,
-  ): Promise<ArchivedTokenDoc[]> {
-    if (tokens.length === 0) return [];
-    const docs = tokens.map((t) => toArchivedDoc(owner, t, reason, now));
-    await this.archive.insertMany(docs, { session, ...timeLimit(deadline) });
-    return docs;
+    also?: Parameters<typeof movingTokens>[4],
+  ): Promise<Committed<Pick<UserDoc, 'pending'> | null>> {
+    const moved = await this.applied((session) =>
+      this.users.findOneAndUpdate({ _id: uid, ...EXISTING_USER, ...filter }, movingTokens(cond, reason, now, write, also), {
+        session,
+        projection: PENDING_FIELDS,
+        returnDocument: 'after',
+        ...timeLimit(deadline),
+      }),
+    );
+    if (moved.result) await this.copyPending(uid, moved.result);
+    return moved;
+  }
+
+  /**
+   * Copies what is pending in `user` (this write's tokens and any an earlier write left). The write
+   * has applied whatever happens here: a failed copy leaves the tokens pending (archived, listed,
+   * never valid) for the user's next write or the sweep (pending-archive.ts), and the call succeeds.
+   */
+  private async copyPending(uid: string, user: Pick<UserDoc, 'pending'>, userDeleted = false): Promise<void> {
+    await this.pending.copy(uid, user.pending ?? [], userDeleted).catch(() => undefined);
+  }
+
+  /** Runs one write and says when it applied: the cluster time the cache's change feed waits for. */
+  private applied<T>(write: (session: ClientSession) => Promise<T>): Promise<{ result: T; committedAt: Timestamp | undefined }> {
+    return this.client.withSession(async (session) => ({ result: await write(session), committedAt: session.operationTime }));
   }
 
   /** Which of the two not-found errors applies, once the token lookup has missed. */
-  private async notFound(uid: string, deadline: Deadline, session?: ClientSession) {
-    const exists = await this.users.countDocuments({ _id: uid }, { session, limit: 1, ...timeLimit(deadline) });
+  private async notFound(uid: string, deadline: Deadline) {
+    const exists = await this.users.findOne({ _id: uid, ...EXISTING_USER }, { projection: { _id: 1 }, ...timeLimit(deadline) });
     return exists ? authTokenNotFound() : uidNotFound(uid);
   }
 }
 
-function tokenFilter(ref: TokenRef): Partial<TokenDoc> {
+/** A new write's name, which marks the tokens it moves to pending. */
+function newWrite(): string {
+  return new ObjectId().toHexString();
+}
+
+/** The pending tokens `write` moved. */
+function movedBy(user: Pick<UserDoc, 'pending'>, write: string): PendingArchiveDoc[] {
+  return (user.pending ?? []).filter((p) => p.write === write);
+}
+
+/** Archive order: most recently archived first, then by token id, descending (as the archive index). */
+function newestArchivedFirst(a: ArchivedTokenDoc, b: ArchivedTokenDoc): number {
+  return b.archiveTime.getTime() - a.archiveTime.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
+}
+
+/** Strictly after the page cursor, in archive order. */
+function isBefore(doc: ArchivedTokenDoc, after: { time: Date; id: string }): boolean {
+  const t = doc.archiveTime.getTime();
+  return t < after.time.getTime() || (t === after.time.getTime() && doc._id < after.id);
+}
+
+function tokenFilter(ref: TokenRef): { hash: Buffer } | { id: string } {
   return 'tokenHash' in ref ? { hash: ref.tokenHash } : { id: ref.tokenId };
-}
-
-/**
- * The update that adds `doc`, keeping the newest `max` tokens. It names the token issued (the
- * ISSUED event) and, if it expires, makes the user's next expiry at least that early.
- */
-function issuing(doc: TokenDoc, max: number, idleMs: number | undefined) {
-  const expiry = expiresAt(doc, idleMs);
-  return {
-    $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } },
-    $set: { lastIssued: issuedToken(doc) },
-    ...(expiry && { $min: { nextExpiry: expiry } }),
-  };
-}
-
-/** tokenFilter, on a document already read. */
-function isToken(ref: TokenRef): (t: TokenDoc) => boolean {
-  return 'tokenHash' in ref ? (t) => t.hash.equals(ref.tokenHash) : (t) => t.id === ref.tokenId;
 }
 
 /** The token document's fields that `changes` sets, as stored. */

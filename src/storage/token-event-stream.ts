@@ -1,7 +1,7 @@
 // The auth token events as MongoDB records them: one change stream on the database, for the two
 // writes that issue and revoke tokens. A revoked token is an insert into archived_tokens (every
-// reason archives, in the same transaction as the change to its user); an issued one is the
-// `lastIssued` field its issuing write sets on the user document. The stream's resume tokens are
+// reason archives: the copy of the user's pending tokens, keyed by token id, so it happens once);
+// an issued one is the `lastIssued` field its issuing write sets on the user document. The stream's resume tokens are
 // the events' positions: the same on every replica, and ordered (their hex sorts in commit order).
 import { type ChangeStream, type Db, MongoServerError } from 'mongodb';
 import {
@@ -13,7 +13,7 @@ import {
   type TokenEventSource,
 } from '../domain/auth-token-events';
 import { serviceUnavailable } from '../domain/errors';
-import { ARCHIVED_TOKENS, type ArchivedTokenDoc, type IssuedToken, USERS } from './documents';
+import { ARCHIVED_TOKENS, type ArchivedTokenDoc, parseIssuedToken, USERS } from './documents';
 import { isDatabaseUnavailable } from './driver-errors';
 
 /** The server answers every getMore within this long, events or not: each answer moves the position on. */
@@ -28,7 +28,9 @@ const PIPELINE = [
     $match: {
       $or: [
         { 'ns.coll': ARCHIVED_TOKENS, operationType: 'insert' },
-        { 'ns.coll': USERS, operationType: 'insert', 'fullDocument.lastIssued': { $exists: true } },
+        // MongoDB may record a pipeline update as a whole new document (a replace): every write
+        // that does not issue removes lastIssued, so a replace that holds one issued it.
+        { 'ns.coll': USERS, operationType: { $in: ['insert', 'replace'] }, 'fullDocument.lastIssued': { $exists: true } },
         { 'ns.coll': USERS, operationType: 'update', 'updateDescription.updatedFields.lastIssued': { $exists: true } },
       ],
     },
@@ -54,8 +56,8 @@ interface Change {
   _id: { _data: string };
   ns: { coll: string };
   documentKey: { _id: string };
-  fullDocument?: Partial<ArchivedTokenDoc> & { lastIssued?: IssuedToken };
-  updateDescription?: { updatedFields?: { lastIssued?: IssuedToken } };
+  fullDocument?: Partial<ArchivedTokenDoc> & { lastIssued?: string };
+  updateDescription?: { updatedFields?: { lastIssued?: string } };
 }
 
 export function mongoTokenEventSource(db: Db): TokenEventSource {
@@ -109,6 +111,6 @@ function toEvent(change: Change): AuthTokenEvent {
       reason: archived.reason!,
     };
   }
-  const issued = change.fullDocument?.lastIssued ?? change.updateDescription!.updatedFields!.lastIssued!;
+  const issued = parseIssuedToken(change.fullDocument?.lastIssued ?? change.updateDescription!.updatedFields!.lastIssued!);
   return { type: 'ISSUED', position, uid: id, tokenId: issued.id, deviceId: issued.deviceId, time: issued.time };
 }

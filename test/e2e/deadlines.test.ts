@@ -9,6 +9,7 @@ import { type CallOptions, credentials, Metadata, type ServiceError, status } fr
 import { type Db, type Document, MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { DEFAULT_CALL_BUDGET_MS } from '../../src/domain/deadline';
+import { COPY_BUDGET_MS } from '../../src/storage/pending-archive';
 import {
   CreateUserRequest,
   DeleteUserRequest,
@@ -119,7 +120,7 @@ test('a 3 s deadline reaches MongoDB as maxTimeMS <= 3000 on reads and writes', 
   }
 });
 
-test('every operation of a transaction gets what is left of the deadline', async () => {
+test('a revoking write gets what is left of the deadline; its archive copy, which finishes a write already applied, gets its own budget', async () => {
   await svc.users.createUser({ uid: 'txn', name: 'Txn', withAuthToken: true });
   const deleted = await unary(users.deleteUser, users, DeleteUserRequest.fromPartial({ uid: 'txn' }), {
     deadline: Date.now() + 3_000,
@@ -128,22 +129,14 @@ test('every operation of a transaction gets what is left of the deadline', async
 
   const findAndModify = await serviceOps({ op: 'command', 'command.findAndModify': 'users', 'command.query._id': 'txn' });
   expect(findAndModify).toHaveLength(1);
-  const first = findAndModify[0]!.command;
-  expect([first.startTransaction, first.autocommit]).toEqual([true, false]);
-  // The archive insert of the same transaction (the profiler leaves its documents out).
-  const archiveInsert = await serviceOps({
-    op: 'insert',
-    ns: `${svc.dbName}.archived_tokens`,
-    'command.lsid.id': first.lsid.id,
-    'command.txnNumber': first.txnNumber,
-  });
-  expect(archiveInsert).toHaveLength(1);
-  const second = archiveInsert[0]!.command;
-  // ...each bounded by the same deadline, the later one by what was left of it.
-  expect(first.maxTimeMS).toBeLessThanOrEqual(3_000);
-  expect(first.maxTimeMS).toBeGreaterThan(2_000);
-  expect(second.maxTimeMS).toBeLessThanOrEqual(first.maxTimeMS);
-  expect(second.maxTimeMS).toBeGreaterThan(2_000);
+  const update = findAndModify[0]!.command;
+  // One atomic update, in no transaction (a retryable write carries a txnNumber, but never these).
+  expect([update.startTransaction, update.autocommit]).toEqual([undefined, undefined]);
+  expect(update.maxTimeMS).toBeLessThanOrEqual(3_000);
+  expect(update.maxTimeMS).toBeGreaterThan(2_000);
+  // The copy to the archive (the profiler leaves its documents out).
+  const copy = await serviceOps({ op: 'insert', ns: `${svc.dbName}.archived_tokens` });
+  expect(copy.map((op) => op.command.maxTimeMS)).toEqual([COPY_BUDGET_MS]);
 });
 
 test(`a call without a deadline gets the default budget (${DEFAULT_CALL_BUDGET_MS} ms)`, async () => {
@@ -220,28 +213,18 @@ test('the same blocked write without a deadline is applied (the control case)', 
 });
 
 
-test('a transaction whose client cancels the call while mongod holds its last statement is never committed', async () => {
+test('a DeleteUser whose client cancels while mongod holds its one update applies whole or not at all: here whole', async () => {
   await svc.users.createUser({ uid: 'cancelled-delete', name: 'Cancelled delete', withAuthToken: true });
-  const cancelledBefore = (await metric(handled('DeleteUser', 'CANCELLED'))) ?? 0;
-  // DeleteUser is one transaction: remove the user document, insert its tokens into the archive,
-  // commit. The archive insert is held in mongod while the client cancels.
-  const held = await blockNext('insert', 1_500);
+  // DeleteUser is one update of the user's document (its token moves to pending, the user ends),
+  // then the copy to the archive. The update is held in mongod while the client cancels: once sent,
+  // it runs to its end, and the copy that follows still runs (it finishes an applied write).
+  const held = await blockNext('findAndModify', 1_500);
   const call = users.deleteUser(DeleteUserRequest.fromPartial({ uid: 'cancelled-delete' }), new Metadata(), {}, () => undefined);
   await held.entered();
   call.cancel();
-  // The insert ends after its hold; the service then asks whether its caller still wants the work,
-  // and aborts instead of committing. (Without that question, the delete would commit here.)
-  await untilHandled('DeleteUser', 'CANCELLED', cancelledBefore + 1);
-  expect(await db.collection('users').countDocuments({ _id: 'cancelled-delete' as never })).toBe(1);
-  expect(await db.collection('archived_tokens').countDocuments({ uid: 'cancelled-delete' })).toBe(0);
-});
-
-test('the same held transaction, not cancelled, commits (the control case)', async () => {
-  await svc.users.createUser({ uid: 'held-delete', name: 'Held delete', withAuthToken: true });
-  await blockNext('insert', 1_500);
-  const deleted = await unary(users.deleteUser, users, DeleteUserRequest.fromPartial({ uid: 'held-delete' }), {});
-  expect(deleted.response?.archivedTokenCount).toBe(1);
-  expect(deleted.elapsedMs).toBeGreaterThanOrEqual(1_500);
-  expect(await db.collection('users').countDocuments({ _id: 'held-delete' as never })).toBe(0);
-  expect(await db.collection('archived_tokens').countDocuments({ uid: 'held-delete' })).toBe(1);
+  await pollUntil('the held delete finishes', () => db.collection('users').countDocuments({ _id: 'cancelled-delete' as never }), (n) => n === 0, {
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
+  expect(await db.collection('archived_tokens').countDocuments({ uid: 'cancelled-delete' })).toBe(1);
 });

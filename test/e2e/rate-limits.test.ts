@@ -172,3 +172,34 @@ describe('per uid: UID_CREATE_LIMIT_PER_MINUTE=3', () => {
     expect(await outcome(svc.tokens.createAuthToken({ uid: 'limited-c' }))).toMatchObject(TOO_MANY);
   });
 });
+
+describe('per uid, across replicas: the bucket is kept with the user', () => {
+  let first: TestService;
+  let second: TestService;
+
+  beforeAll(async () => {
+    first = await startTestService({ UID_CREATE_LIMIT_PER_MINUTE: '30' });
+    second = await startTestService({ UID_CREATE_LIMIT_PER_MINUTE: '30' }, { dbName: first.dbName });
+    await first.users.createUser({ uid: 'shared-limit', name: 'Shared' });
+  });
+  afterAll(async () => {
+    await second?.stop().catch(() => undefined);
+    await first?.stop();
+  });
+
+  test('30 creates in a minute spread over 2 replicas pass; the 31st is refused on either, and changes nothing', async () => {
+    const replicas = [first, second];
+    for (let i = 0; i < 30; i++) {
+      expect(await outcome(replicas[i % 2]!.tokens.createAuthToken({ uid: 'shared-limit' })), `create ${i + 1}`).toEqual({ code: status.OK });
+    }
+    const before = await first.tokens.listAuthTokens({ uid: 'shared-limit' });
+    for (const replica of replicas) expect(await outcome(replica.tokens.createAuthToken({ uid: 'shared-limit' }))).toMatchObject(TOO_MANY);
+    const after = await first.tokens.listAuthTokens({ uid: 'shared-limit' });
+    expect(after.authTokens.map((t) => t.tokenId)).toEqual(before.authTokens.map((t) => t.tokenId));
+    expect(after.totalSize).toBe(30);
+  });
+
+  test('an unknown uid is NOT_FOUND, not limited', async () => {
+    expect(await outcome(first.tokens.createAuthToken({ uid: 'no-such-user' }))).toMatchObject({ code: status.NOT_FOUND, reason: 'ERR_UID_NOT_FOUND' });
+  });
+});

@@ -1,11 +1,12 @@
 // A TokenStore in a Map, for fast tests of the use cases. It behaves as MongoTokenStore does, as far
 // as a caller can tell (test/integration/token-store-contract.test.ts runs the same cases on both):
 // the same errors, the one token order of rules.ts, the cap, replacement, archive reasons and paging.
-// Every method finishes in one synchronous step, so each is atomic as the real store's transactions are.
+// Every method finishes in one synchronous step, so each is atomic as the real store's writes are.
 import { publicView } from '../../src/domain/auth-tokens';
 import type { Deadline } from '../../src/domain/deadline';
 import { isExpired } from '../../src/domain/expiry';
-import { authTokenNotFound, deadlineExceeded, uidAlreadyExists, uidNotFound } from '../../src/domain/errors';
+import { authTokenNotFound, deadlineExceeded, tooManyRequests, uidAlreadyExists, uidNotFound } from '../../src/domain/errors';
+import { type BucketLevel, refill, waitForToken } from '../../src/domain/token-bucket';
 import {
   ArchiveReason,
   type ArchivedAuthToken,
@@ -25,6 +26,8 @@ interface UserEntry {
   generation: number;
   /** Active tokens, oldest first, as MongoDB keeps them (so the cap drops from the front). */
   tokens: StoredAuthToken[];
+  /** The per-uid create limit's bucket (domain/token-bucket.ts). */
+  createBucket?: BucketLevel;
 }
 
 export class InMemoryTokenStore implements TokenStore {
@@ -63,6 +66,12 @@ export class InMemoryTokenStore implements TokenStore {
     checkDeadline(deadline);
     const entry = this.entry(token.uid);
     const max = options.maxTokensPerUser;
+    if (options.createLimit) {
+      // The user's own bucket, as MongoTokenStore keeps it in the user's document.
+      const tokens = refill(entry.createBucket, now.getTime(), options.createLimit);
+      if (tokens < 1) throw tooManyRequests(Math.max(1, waitForToken(tokens, options.createLimit)), 'uid');
+      entry.createBucket = { tokens: tokens - 1, at: now.getTime() };
+    }
     // MongoTokenStore's single-update path: below the cap, a token that is already strictly the
     // newest is stored exactly as given (its own create and update times).
     if (
@@ -133,9 +142,13 @@ export class InMemoryTokenStore implements TokenStore {
     return revoked.map((t) => t.tokenHash);
   }
 
-  async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
+  async usersWithExpiredTokens(now: Date, after: string | undefined, limit: number, deadline: Deadline): Promise<string[]> {
     checkDeadline(deadline);
-    return [...this.users.values()].filter((e) => e.tokens.some((t) => isExpired(t, now, this.idleMs))).slice(0, limit).map((e) => e.user.uid);
+    return [...this.users.values()]
+      .filter((e) => (after === undefined || e.user.uid > after) && e.tokens.some((t) => isExpired(t, now, this.idleMs)))
+      .map((e) => e.user.uid)
+      .sort()
+      .slice(0, limit);
   }
 
   async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {

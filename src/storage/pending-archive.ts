@@ -1,0 +1,124 @@
+// The second half of every write that revokes tokens (token-writes.ts): copying the user's pending
+// tokens into archived_tokens, then removing them from the user's document. The copy is keyed by
+// token id, so a token copied twice (two replicas finishing the same user, or a retry after a
+// crash between the copy and the removal) is archived once, and its REVOKED event (an insert into
+// archived_tokens) happens once. Nothing is removed from `pending` before it is in the archive.
+//
+// Whoever finds pending tokens copies them: the write that moved them, right after; any later
+// write of that user (it reads them back with its own); and the sweep below, at start-up and
+// then periodically, for the users of a replica that died in between.
+import type { Collection } from 'mongodb';
+import type { Logger } from '../observability/logger';
+import { PENDING_INDEX } from './indexes';
+import { type ArchivedTokenDoc, archivedDocOf, type PendingArchiveDoc, type UserDoc } from './documents';
+
+const DUPLICATE_KEY = 11000;
+/** The time one copy may take: it finishes a write that has already been acknowledged, or is due. */
+export const COPY_BUDGET_MS = 10_000;
+/** Users one page of the sweep reads. */
+const SWEEP_PAGE = 100;
+/** Pages one sweep pass reads at most (the next pass goes on from there). */
+const SWEEP_PAGES = 10;
+
+export class PendingArchive {
+  constructor(
+    private readonly users: Collection<UserDoc>,
+    private readonly archive: Collection<ArchivedTokenDoc>,
+  ) {}
+
+  /**
+   * Copies `pending` (read from `uid`'s document) into the archive, then removes them from the
+   * document. A deleted user's document (deletedAt) goes once it has none left.
+   */
+  async copy(uid: string, pending: readonly PendingArchiveDoc[], userDeleted = false): Promise<void> {
+    if (pending.length > 0) {
+      await this.archive
+        .insertMany(pending.map(archivedDocOf), { ordered: false, maxTimeMS: COPY_BUDGET_MS })
+        .catch((error: unknown) => {
+          if (!onlyDuplicates(error)) throw error;
+        });
+    }
+    const ids = pending.map((p) => p._id);
+    if (userDeleted) {
+      // No write adds to a deleted user's pending tokens: these are all of them.
+      await this.users.deleteOne({ _id: uid, deletedAt: { $exists: true } }, { maxTimeMS: COPY_BUDGET_MS });
+    } else if (ids.length > 0) {
+      await this.users.updateOne({ _id: uid }, { $pull: { pending: { _id: { $in: ids } } } }, { maxTimeMS: COPY_BUDGET_MS });
+    }
+  }
+
+  /** Copies what is pending for `uid` (a deleted user's document included): the write path's recovery. */
+  async finish(uid: string): Promise<void> {
+    const user = await this.users.findOne({ _id: uid }, { projection: { pending: 1, deletedAt: 1 }, maxTimeMS: COPY_BUDGET_MS });
+    if (user) await this.copy(uid, user.pending ?? [], user.deletedAt !== undefined);
+  }
+
+  /**
+   * One pass over the users with tokens pending since before `before`, in uid order from `after`
+   * (a range of the shard key: deploy/mongodb/). Resolves with where the next pass starts
+   * (undefined: from the first uid again) and how many tokens it copied.
+   */
+  async sweep(before: Date, after: string | undefined): Promise<{ next: string | undefined; copied: number }> {
+    let cursor = after;
+    let copied = 0;
+    for (let page = 0; page < SWEEP_PAGES; page++) {
+      const users = await this.users
+        .find(
+          { ...(cursor !== undefined && { _id: { $gt: cursor } }), 'pending.archiveTime': { $lte: before } },
+          { projection: { pending: 1, deletedAt: 1 }, sort: { _id: 1 }, limit: SWEEP_PAGE, hint: PENDING_INDEX, maxTimeMS: COPY_BUDGET_MS },
+        )
+        .toArray();
+      for (const user of users) {
+        await this.copy(user._id, user.pending ?? [], user.deletedAt !== undefined);
+        copied += user.pending?.length ?? 0;
+      }
+      if (users.length < SWEEP_PAGE) return { next: undefined, copied };
+      cursor = users.at(-1)!._id;
+    }
+    return { next: cursor, copied };
+  }
+}
+
+/** Every failure of an unordered insert was a token already archived. */
+function onlyDuplicates(error: unknown): boolean {
+  const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  const code = (error as { code?: unknown }).code;
+  return list.length > 0 ? list.every((e: { code?: unknown }) => e.code === DUPLICATE_KEY) : code === DUPLICATE_KEY;
+}
+
+/** Runs the sweep at start-up and then every `intervalMs`, for tokens pending longer than `graceMs`. */
+export function sweepPendingArchive(pending: PendingArchive, intervalMs: number, graceMs: number, log: Logger): { stop(): Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  let stopped = false;
+  let cursor: string | undefined;
+  let failing = false;
+  const pass = async () => {
+    try {
+      const { next, copied } = await pending.sweep(new Date(Date.now() - graceMs), cursor);
+      cursor = next;
+      failing = false;
+      if (copied > 0) log.info({ copied }, 'archived tokens left pending by an interrupted write');
+    } catch (error) {
+      // Once per outage: the next pass tries again.
+      if (!failing) log.warn({ err: error }, 'pending archive sweep failed; the next one tries again');
+      failing = true;
+    }
+  };
+  const schedule = (delayMs: number) => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = pass().finally(() => schedule(intervalMs));
+    }, delayMs);
+    timer.unref();
+  };
+  schedule(0);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,134 @@
+// The archive copy that follows every revoking write (storage/pending-archive.ts), against a real
+// mongod of this file's own: when the copy fails after the user's update has applied (a replica
+// dying between the two is the same state), the call still succeeds, the token never validates,
+// it is listed as archived at once, and the next write of that user, or the sweep, copies it
+// exactly once. The copy is made to fail by mongod's failCommand fail point, for this client only.
+import { randomUUID } from 'node:crypto';
+import { type Db, MongoClient } from 'mongodb';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { callDeadline } from '../../src/domain/deadline';
+import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
+import { ArchiveReason, type StoredAuthToken } from '../../src/domain/model';
+import { ARCHIVED_TOKENS, type ArchivedTokenDoc, USERS, type UserDoc } from '../../src/storage/documents';
+import { ensureIndexes } from '../../src/storage/indexes';
+import { MongoTokenStore } from '../../src/storage/mongo-token-store';
+import { failCommands, failPointOff } from '../support/fail-points';
+import { startTestMongod, type TestMongod } from '../support/mongod';
+
+const APP = 'archive-copy-store';
+const CAP = 2;
+let mongod: TestMongod | undefined;
+let client: MongoClient | undefined;
+let admin: MongoClient | undefined;
+let db: Db;
+let store: MongoTokenStore;
+
+beforeAll(async () => {
+  mongod = await startTestMongod({ name: 'archive-copy', testCommands: true });
+  client = await MongoClient.connect(`${mongod.uri}&appName=${APP}`, { promoteBuffers: true });
+  admin = await MongoClient.connect(mongod.uri);
+  db = client.db('archive_copy');
+  await ensureIndexes(db, 90);
+  store = new MongoTokenStore(client, db);
+});
+afterAll(async () => {
+  await client?.close();
+  await admin?.close();
+  await mongod?.destroy();
+});
+
+const forever = () => callDeadline(Infinity);
+const issue = (uid: string) => newToken(uid, NO_DEVICE, new Date()).stored;
+const atCap = { replaceDeviceId: undefined, maxTokensPerUser: CAP };
+
+/** A user at the cap; resolves with its tokens, oldest first. */
+async function userAtCap(uid: string): Promise<StoredAuthToken[]> {
+  const now = new Date();
+  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  const tokens = [];
+  for (let i = 0; i < CAP; i++) {
+    const token = issue(uid);
+    await store.issueToken(token, atCap, new Date(), forever());
+    tokens.push(token);
+  }
+  return tokens;
+}
+
+/** Makes this client's next archive insert fail inside mongod (a non-retryable error). */
+async function failNextArchiveCopy(): Promise<void> {
+  await failCommands(admin!.db('admin'), { commands: ['insert'], appName: APP, blockMs: 0, data: { errorCode: 96 } });
+}
+
+async function stored(uid: string) {
+  const user = await db.collection<UserDoc>(USERS).findOne({ _id: uid });
+  const archived = await db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS).find({ uid }).toArray();
+  return { active: user?.tokens.map((t) => t.id), pending: user?.pending?.map((p) => p._id) ?? [], archived: archived.map((a) => a._id) };
+}
+
+test('an eviction whose copy fails succeeds; the token is archived at once, never validates, and the next write copies it once', async () => {
+  const uid = `copy-${randomUUID().slice(0, 8)}`;
+  const [oldest, second] = await userAtCap(uid);
+  await failNextArchiveCopy();
+  const third = issue(uid);
+  const { result } = await store.issueToken(third, atCap, new Date(), forever());
+  expect(result.evictedTokenIds).toEqual([oldest!.tokenId]);
+
+  // The update applied and the copy did not: the evicted token is pending, not active, not copied.
+  expect(await stored(uid)).toEqual({ active: [second!.tokenId, third.tokenId], pending: [oldest!.tokenId], archived: [] });
+  expect(await store.findActiveToken(uid, oldest!.tokenHash, forever())).toBeUndefined();
+  const listed = await store.listArchivedTokens(uid, undefined, 10, 'current', forever());
+  expect(listed.map((a) => [a.authToken.tokenId, a.reason])).toEqual([[oldest!.tokenId, ArchiveReason.EVICTED]]);
+
+  // The next write of the user copies it, with its own eviction: each token archived once.
+  const fourth = issue(uid);
+  await store.issueToken(fourth, atCap, new Date(), forever());
+  const after = await stored(uid);
+  expect(after.pending).toEqual([]);
+  expect(after.archived.sort()).toEqual([oldest!.tokenId, second!.tokenId].sort());
+  const again = await store.listArchivedTokens(uid, undefined, 10, 'current', forever());
+  expect(again.map((a) => a.authToken.tokenId).sort()).toEqual([oldest!.tokenId, second!.tokenId].sort());
+});
+
+test('tokens left pending are copied by the sweep, and a copy repeated is harmless', async () => {
+  const uid = `sweep-${randomUUID().slice(0, 8)}`;
+  const [oldest] = await userAtCap(uid);
+  await failNextArchiveCopy();
+  await store.issueToken(issue(uid), atCap, new Date(), forever());
+  expect((await stored(uid)).pending).toEqual([oldest!.tokenId]);
+
+  // Not yet due: pending for less than the grace the sweep is given.
+  expect((await store.pending.sweep(new Date(Date.now() - 60_000), undefined)).copied).toBe(0);
+  const user = await db.collection<UserDoc>(USERS).findOne({ _id: uid });
+  const { copied } = await store.pending.sweep(new Date(), undefined);
+  expect(copied).toBeGreaterThanOrEqual(1);
+  expect((await stored(uid)).pending).toEqual([]);
+  expect((await stored(uid)).archived).toEqual([oldest!.tokenId]);
+
+  // A second replica finishing the same pending tokens (read before the first one's copy) archives nothing twice.
+  await store.pending.copy(uid, user!.pending!);
+  expect((await stored(uid)).archived).toEqual([oldest!.tokenId]);
+});
+
+test('a user deleted while its copy fails is gone at once, and its uid can be created again straight away', async () => {
+  const uid = `deleted-${randomUUID().slice(0, 8)}`;
+  const tokens = await userAtCap(uid);
+  await failNextArchiveCopy();
+  expect((await store.deleteUser(uid, new Date(), forever())).result).toBe(CAP);
+
+  // The document stays, marked deleted, until its tokens are copied: no query sees the user.
+  expect(await store.getUser(uid, forever())).toBeUndefined();
+  expect(await store.findActiveToken(uid, tokens[0]!.tokenHash, forever())).toBeUndefined();
+  const listed = await store.listArchivedTokens(uid, undefined, 10, 'current', forever());
+  expect(listed.map((a) => a.reason)).toEqual([ArchiveReason.USER_DELETED, ArchiveReason.USER_DELETED]);
+
+  // Created again: the old user's tokens are copied first, and the new user starts with none.
+  const now = new Date();
+  await store.createUser({ uid, name: 'again', metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  expect(await stored(uid)).toEqual({ active: [], pending: [], archived: expect.arrayContaining(tokens.map((t) => t.tokenId)) });
+  expect(await store.listArchivedTokens(uid, undefined, 10, 'current', forever())).toEqual([]);
+  expect(await store.listArchivedTokens(uid, undefined, 10, 'all', forever())).toHaveLength(CAP);
+});
+
+afterAll(async () => {
+  if (admin) await failPointOff(admin.db('admin')).catch(() => undefined);
+});
