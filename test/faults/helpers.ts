@@ -21,7 +21,7 @@ import { type Db, MongoClient } from 'mongodb';
 import { AuthTokenServiceClient, AuthTokenServiceService } from '../../gen/authtoken/v1/auth_token_service';
 import { UserServiceClient, UserServiceService } from '../../gen/authtoken/v1/user_service';
 import type { RequestOf, ResponseOf } from '../../src/grpc/unary';
-import { type ArchivedTokenDoc, storedOldestFirst, type TokenDoc, type UserDoc } from '../../src/storage/documents';
+import { type ArchivedTokenDoc, archivedDocOf, storedOldestFirst, type TokenDoc, type UserDoc } from '../../src/storage/documents';
 import { reasonOf } from '../support/grpc-status';
 
 // ---------------------------------------------------------------------------------------------
@@ -114,14 +114,22 @@ export function tally(values: Iterable<string>): Record<string, number> {
 export interface StoredState {
   /** Active tokens as stored in the user document (oldest first, as storage keeps them). */
   active: TokenDoc[];
+  /**
+   * Archived tokens: those copied to archived_tokens, and those still pending in the user document
+   * (storage/pending-archive.ts; the same token may be in both between its copy and its removal).
+   */
   archived: ArchivedTokenDoc[];
+  /** Ids of the tokens still pending their copy. */
+  pendingIds: string[];
 }
 
 export async function storedState(db: Db, uid: string): Promise<StoredState> {
   const user = await db.collection<UserDoc>('users').findOne({ _id: uid });
   if (!user) throw new Error(`user ${uid} is not in the database`);
-  const archived = await db.collection<ArchivedTokenDoc>('archived_tokens').find({ uid }).toArray();
-  return { active: user.tokens, archived };
+  const copied = await db.collection<ArchivedTokenDoc>('archived_tokens').find({ uid }).toArray();
+  const copiedIds = new Set(copied.map((a) => a._id));
+  const pending = (user.pending ?? []).map(archivedDocOf);
+  return { active: user.tokens, archived: [...copied, ...pending.filter((p) => !copiedIds.has(p._id))], pendingIds: pending.map((p) => p._id) };
 }
 
 /** Oldest first, as storage orders a user's tokens. */

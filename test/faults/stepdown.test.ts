@@ -1,13 +1,13 @@
 // Primary stepdowns under load, on a real 3-member replica set: three mongod processes on
 // 127.0.0.1 (replica set "rs3"), and the service pointed at all three. While a steady stream of
-// CreateAuthToken calls runs (users at a small cap, so most calls are eviction transactions), the
-// primary is told to step down (replSetStepDown 10 s) several times, each time while one create's
-// transaction is interrupted at its archive insert in the primary (failCommand fail point: held
+// CreateAuthToken calls runs (users at a small cap, so most calls evict), the primary is told to
+// step down (replSetStepDown 10 s) several times, each time while one create is interrupted at its
+// archive copy in the primary (failCommand fail point: held
 // through the stepdown, or its connection closed, alternately); the load keeps going through each
 // election.
 //
-// What must hold: the service rides through each election (retryable writes, transactions retried
-// on TransientTransactionError, w:majority), so a call either succeeds or fails with UNAVAILABLE
+// What must hold: the service rides through each election (retryable writes, w:majority, and a
+// failed archive copy left pending for the sweep), so a call either succeeds or fails with UNAVAILABLE
 // (never INTERNAL, never a hang); every acknowledged token is present afterwards, active or
 // archived, on the new primary and on every member once they have caught up (majority-acknowledged
 // writes are never rolled back); and the invariants hold: each user has exactly the cap active, no
@@ -56,10 +56,9 @@ const STEPDOWN_SECONDS = 10;
 /** Before each stepdown, and after the last election, this many successful creates. */
 const CREATES_BETWEEN = 150;
 /**
- * Before each stepdown, one create's archive insert (inside its eviction transaction) is held in
- * the primary by MongoDB's failCommand fail point for this long, or has its connection closed, so
- * that every stepdown surely interrupts a transaction in flight, not only when the load happens to
- * have one there.
+ * Before each stepdown, one create's archive copy is held in the primary by MongoDB's failCommand
+ * fail point for this long, or has its connection closed, so that every stepdown surely interrupts
+ * a create between its update and its copy, not only when the load happens to have one there.
  */
 const HOLD_MS = 2_000;
 /** The service's MongoDB appName, which the fail point matches. */

@@ -1,5 +1,5 @@
 // The database-outage test's settings and the processes it runs (see database-outage.test.ts for
-// what the test does): the load's shape, the probes held in transactions, the outages in order,
+// what the test does): the load's shape, the probes held in mongod mid-call, the outages in order,
 // and helpers on the running processes (mongod on its fixed port, grpc_health_probe, the probe
 // service's access log).
 import type { MongoClient } from 'mongodb';
@@ -9,7 +9,7 @@ import { type Clients, type MongodProcess, spawnMongod } from '../helpers';
 
 export const REPLICA_SET = 'rs0';
 export const CAP = 50;
-/** Creates for this uid run at the cap: every one is an eviction transaction. */
+/** Creates for this uid run at the cap: every one evicts (an update, then the archive copy). */
 export const HOT_UID = 'outage-hot';
 /** Creates spread over these stay below the cap: one atomic update each. */
 export const COOL_UIDS = Array.from({ length: 60 }, (_, i) => `outage-cool-${i}`);
@@ -35,25 +35,30 @@ export const OUTAGE_LONG_CALLS = 6;
 export const PROBE_APP = 'outage-probe';
 export const PROBE_CAP = 2;
 export interface Probe {
-  /** The command the probe's CreateAuthToken is held at, inside its transaction. */
-  command: 'insert' | 'update' | 'commitTransaction';
+  /** The command the probe's CreateAuthToken is held at. */
+  command: 'insert' | 'findAndModify';
   uid: string;
   deviceId: string;
+  /** What the probe's call must answer, by its deadline. */
+  expected: 'OK' | 'UNAVAILABLE ERR_SERVICE_UNAVAILABLE';
 }
 /**
- * Which transaction statement each probe is held at follows from its path (src/storage/
- * mongo-token-store.ts issueToken): a user at the cap without device_id goes update (fast path, no
- * match), find, update, insert, commit; a new device_id of a user below the cap goes find, update,
- * commit. The fail point holds each at the first of its listed commands on that path.
+ * A create at the cap (src/storage/mongo-token-store.ts issueToken) is one update of the user's
+ * document (findAndModify), then the copy of the evicted token to the archive (insert). Held at its
+ * update when mongod crashes, nothing was applied and the call is UNAVAILABLE. Held at its copy,
+ * the token was issued (the update was acknowledged by a majority), so the call answers OK once the
+ * copy has failed, and the evicted token stays pending in the user's document until the sweep
+ * copies it after the restart. One fail point setting holds one kind of command per outage: a
+ * probe held at its copy would otherwise be held at its update first.
  */
 export const PROBES: Probe[][] = [
+  [{ command: 'insert', uid: 'probe-at-copy', deviceId: '', expected: 'OK' }],
   [
-    { command: 'insert', uid: 'probe-at-insert', deviceId: '' },
-    { command: 'commitTransaction', uid: 'probe-at-commit', deviceId: 'probe-device' },
+    { command: 'findAndModify', uid: 'probe-at-update', deviceId: '', expected: 'UNAVAILABLE ERR_SERVICE_UNAVAILABLE' },
+    { command: 'findAndModify', uid: 'probe-replacing', deviceId: 'probe-device', expected: 'UNAVAILABLE ERR_SERVICE_UNAVAILABLE' },
   ],
-  [{ command: 'update', uid: 'probe-at-update', deviceId: 'probe-device' }],
 ];
-/** Outages in order: a clean stop, then crashes with probes held in transactions. */
+/** Outages in order: a clean stop, then crashes with probes held in mongod. */
 export const OUTAGES: { how: 'SIGTERM' | 'SIGKILL'; probes: Probe[] }[] = [
   { how: 'SIGTERM', probes: [] },
   { how: 'SIGKILL', probes: PROBES[0]! },
@@ -80,7 +85,7 @@ export interface Fixture {
   /** The service under load. */
   server?: ServerProcess;
   clients?: Clients;
-  /** The service whose creates are held in transactions (PROBE_APP, PROBE_CAP). */
+  /** The service whose creates are held in mongod (PROBE_APP, PROBE_CAP). */
   probeServer?: ServerProcess;
   probeClients?: Clients;
 }

@@ -46,7 +46,7 @@ export async function createUsersAndTokens(f: Fixture, acked: Acked): Promise<st
   for (const { uid, deviceId } of PROBES.flat()) {
     expect(outcomeName(await f.probeClients!.users.createUser({ uid, name: uid }, 10_000))).toBe('OK');
     if (deviceId !== '') continue;
-    // Without a device, the probe's user starts at its cap, so its create is an eviction transaction.
+    // Without a device, the probe's user starts at its cap, so its create evicts.
     for (let i = 0; i < PROBE_CAP; i++) {
       const created = await f.probeClients!.tokens.createAuthToken({ uid }, 10_000);
       if (!created.ok) throw new Error(`setup: ${outcomeName(created)}`);
@@ -100,7 +100,7 @@ async function holdProbes(run: Run, held: Probe[]): Promise<HeldCalls> {
 }
 
 /**
- * Holds each probe's CreateAuthToken in mongod at its command, inside its transaction: one fail
+ * Holds each probe's CreateAuthToken in mongod at its command: one fail
  * point setting for all of them, because mongod cannot change a fail point while a connection
  * is blocked in it. Returns the probes' calls.
  */
