@@ -4,7 +4,7 @@
 // duration, timing every operation.
 //
 //   node --import tsx bench/raw-driver.ts --uri <mongodb://...> --db bench --data <file.json> \
-//     --workload validate|create|list|mix --concurrency 32 --duration 15 --warmup 3
+//     --workload validate|create|create-transaction|list|mix --concurrency 32 --duration 15 --warmup 3
 //
 // --data: JSON { validate: [{ uid, hash }] (hash: base64 SHA-256), create: [uid], list: [uid] }.
 // Prints one JSON line with the result on stdout.
@@ -14,14 +14,20 @@
 //             token; then, if the token was last used a minute ago or more, the conditional
 //             updateOne that records last use (warm-up passes over every token first, as the
 //             service run does, so the measured run is the same steady state).
-//   create    (user at the cap) the below-cap conditional updateOne, which matches nothing; then a
-//             transaction (snapshot read concern, majority writes): findOne of the tokens, updateOne
-//             $push/$each/$sort/$slice, insertMany of the evicted token into archived_tokens.
+//   create    (user at the cap) the one atomic update that issues and moves the evicted token to
+//             the user's pending list (findOneAndUpdate with src/storage/token-writes.ts's pipeline,
+//             the per-uid bucket included), insertMany of the pending token into archived_tokens,
+//             then updateOne $pull of it from pending.
+//   create-transaction  the design before it, kept as a baseline: the below-cap conditional
+//             updateOne, which matches nothing; then a transaction (snapshot read concern,
+//             majority writes): findOne of the tokens, updateOne $push/$each/$sort/$slice,
+//             insertMany of the evicted token into archived_tokens.
 //   list      findOne({_id}) projecting the public fields of every token.
 //   mix       90% validate, 9% create, 1% list, chosen at random per operation.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { type Collection, MongoClient } from 'mongodb';
+import { type Collection, MongoClient, ObjectId } from 'mongodb';
+import { bucketHasToken, issuing } from '../src/storage/token-writes';
 import { issueToken } from '../src/domain/token-format';
 import { ArchiveReason } from '../src/domain/model';
 import {
@@ -33,19 +39,20 @@ import {
   USERS,
   type UserDoc,
   storedOldestFirst,
-  toArchivedDoc,
   toTokenDoc,
   type TokenDoc,
+  archivedDocOf,
+  EXISTING_USER,
   issuedTokenText,
 } from '../src/storage/documents';
 import { LAST_USE_WRITE_INTERVAL_MS } from '../src/domain/rules';
 
-/** The service's issuing update (mongo-token-store.ts): the capped push, and the token named for its ISSUED event. */
+/** The transaction design's issuing update: the capped push, and the token named for its ISSUED event. */
 function pushed(doc: TokenDoc, max: number) {
   return { $push: { tokens: { $each: [doc], $sort: TOKEN_ORDER, $slice: -max } }, $set: { lastIssued: issuedTokenText(doc) } };
 }
 
-type Op = 'validate' | 'create' | 'list';
+type Op = 'validate' | 'create' | 'create-transaction' | 'list';
 type Workload = Op | 'mix';
 
 const { values } = parseArgs({
@@ -58,6 +65,8 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '3' },
     'max-tokens': { type: 'string', default: '100' },
+    /** The service's UID_CREATE_LIMIT_PER_MINUTE (0: off): its bucket is part of the issuing update. */
+    'uid-limit-per-minute': { type: 'string', default: '0' },
   },
 });
 
@@ -82,13 +91,16 @@ class Ops {
   private readonly archive: Collection<ArchivedTokenDoc>;
   private readonly validateTokens: { uid: string; hash: Buffer }[];
   private next = { validate: 0, create: 0, list: 0 };
+  private readonly createLimit: { perSecond: number; burst: number } | undefined;
 
   constructor(
     private readonly client: MongoClient,
     dbName: string,
     private readonly data: Data,
     private readonly max: number,
+    uidLimitPerMinute: number,
   ) {
+    this.createLimit = uidLimitPerMinute > 0 ? { perSecond: uidLimitPerMinute / 60, burst: uidLimitPerMinute } : undefined;
     const db = client.db(dbName);
     this.users = db.collection<UserDoc>(USERS);
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
@@ -108,6 +120,8 @@ class Ops {
       }
       case 'create':
         return this.create(this.data.create[this.next.create++ % this.data.create.length]!);
+      case 'create-transaction':
+        return this.createInTransaction(this.data.create[this.next.create++ % this.data.create.length]!);
       case 'list':
         return this.list(this.data.list[this.next.list++ % this.data.list.length]!);
     }
@@ -138,22 +152,28 @@ class Ops {
   }
 
   async create(uid: string): Promise<void> {
+    const now = new Date();
+    const { tokenId, tokenHash } = issueToken(uid);
+    const token = toTokenDoc(newStored(uid, tokenId, tokenHash, now));
+    const write = new ObjectId().toHexString();
+    const createLimit = this.createLimit;
+    const after = await this.users.findOneAndUpdate(
+      { _id: uid, ...EXISTING_USER, ...(createLimit && bucketHasToken(now, createLimit)) },
+      issuing({ token, max: this.max, replaceDeviceId: undefined, expiresAt: undefined, createLimit, now, write }),
+      { projection: { pending: 1, tokens: { $slice: -1 } }, returnDocument: 'after', maxTimeMS: MAX_TIME_MS },
+    );
+    if (!after) throw new Error(`create: user ${uid} not found`);
+    const pending = after.pending ?? [];
+    if (pending.length === 0) return;
+    await this.archive.insertMany(pending.map(archivedDocOf), { ordered: false, maxTimeMS: MAX_TIME_MS });
+    await this.users.updateOne({ _id: uid }, { $pull: { pending: { _id: { $in: pending.map((p) => p._id) } } } }, { maxTimeMS: MAX_TIME_MS });
+  }
+
+  async createInTransaction(uid: string): Promise<void> {
     const max = this.max;
     const now = new Date();
     const { tokenId, tokenHash } = issueToken(uid);
-    const stored = {
-      tokenId,
-      tokenHash,
-      uid,
-      createTime: now,
-      updateTime: now,
-      lastUsedTime: undefined,
-      platform: 'ios',
-      deviceId: '',
-      userAgent: 'ChatApp/2.3.1 (iOS 17.4)',
-      appInfo: undefined,
-      expireTime: undefined,
-    };
+    const stored = newStored(uid, tokenId, tokenHash, now);
     const belowCap = await this.users.updateOne(
       {
         _id: uid,
@@ -195,6 +215,29 @@ class Ops {
     const user = await this.users.findOne({ _id: uid }, { projection: { tokens: PUBLIC_TOKEN_FIELDS }, maxTimeMS: MAX_TIME_MS });
     if (!user) throw new Error(`list: user ${uid} not found`);
   }
+}
+
+/** The transaction design's archive record of `token`, taken from `owner`. */
+function toArchivedDoc(owner: Pick<UserDoc, '_id' | 'generation'>, token: TokenDoc, reason: ArchiveReason, now: Date): ArchivedTokenDoc {
+  const { id, hash: _hash, ...fields } = token;
+  return { _id: id, uid: owner._id, ...(owner.generation !== undefined && { generation: owner.generation }), ...fields, archiveTime: now, reason };
+}
+
+/** The token ghz's create requests ask for. */
+function newStored(uid: string, tokenId: string, tokenHash: Buffer, now: Date) {
+  return {
+    tokenId,
+    tokenHash,
+    uid,
+    createTime: now,
+    updateTime: now,
+    lastUsedTime: undefined,
+    platform: 'ios',
+    deviceId: '',
+    userAgent: 'ChatApp/2.3.1 (iOS 17.4)',
+    appInfo: undefined,
+    expireTime: undefined,
+  };
 }
 
 function pickMixed(): Op {
@@ -258,12 +301,13 @@ interface Settings {
   warmupS: number;
   data: Data;
   maxTokens: number;
+  uidLimitPerMinute: number;
 }
 
 function readSettings(): Settings {
   if (!values.uri || !values.data) throw new Error('--uri and --data are required');
   const workload = values.workload as Workload;
-  if (!['validate', 'create', 'list', 'mix'].includes(workload)) throw new Error(`unknown workload ${workload}`);
+  if (!['validate', 'create', 'create-transaction', 'list', 'mix'].includes(workload)) throw new Error(`unknown workload ${workload}`);
   return {
     uri: values.uri,
     dbName: values.db!,
@@ -273,6 +317,7 @@ function readSettings(): Settings {
     warmupS: Number(values.warmup),
     data: JSON.parse(readFileSync(values.data, 'utf8')) as Data,
     maxTokens: Number(values['max-tokens']),
+    uidLimitPerMinute: Number(values['uid-limit-per-minute']),
   };
 }
 
@@ -322,7 +367,7 @@ interface Measured {
 
 /** The measured run: `durationS` of the workload, every operation timed. */
 async function measure(ops: Ops, pick: () => Op, { concurrency, durationS }: Settings): Promise<Measured> {
-  const latencies: Record<Op, number[]> = { validate: [], create: [], list: [] };
+  const latencies: Record<Op, number[]> = { validate: [], create: [], 'create-transaction': [], list: [] };
   const all: number[] = [];
   const errors: Record<string, number> = {};
   const errorSamples: string[] = [];
@@ -373,7 +418,7 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const { workload } = settings;
   const client = await connect(settings.uri);
-  const ops = new Ops(client, settings.dbName, settings.data, settings.maxTokens);
+  const ops = new Ops(client, settings.dbName, settings.data, settings.maxTokens, settings.uidLimitPerMinute);
   const pick: () => Op = workload === 'mix' ? pickMixed : () => workload;
   const warmupErrors = await warmUp(ops, pick, settings);
   const measured = await measure(ops, pick, settings);

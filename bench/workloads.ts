@@ -10,7 +10,7 @@ import { figures, type GhzResult, type LoadFigures, runGhz } from './lib/ghz';
 import { fmt, fmtRps, ratio, round } from './lib/numbers';
 import { log, OUT_DIR, writeJson } from './lib/output';
 import { type Probe, type ProbeResult, startProbe } from './lib/probe';
-import { type Child, REPO_ROOT, type ServiceOptions, startService } from './lib/processes';
+import { type Child, REPO_ROOT, type ServiceOptions, startService, UID_LIMIT_PER_MINUTE } from './lib/processes';
 import { DB_NAME, LABEL, type Settings, type Single, type Workload } from './settings';
 
 export const MIX_SHARES: Record<Single, number> = { validate: 0.9, create: 0.09, list: 0.01 };
@@ -30,6 +30,8 @@ export interface TargetFigures {
   service: Measured;
   noop?: Measured;
   raw?: Measured;
+  /** Create only: the raw driver doing the design before atomic writes (a transaction per create). */
+  rawTransaction?: Measured;
 }
 
 /** Single-method figures of the service and the no-op server, kept to plan the mix. */
@@ -218,7 +220,7 @@ export function byTarget(s: Record<Single, { service: Measured; noop: Measured }
 // ---------------------------------------------------------------------------------------------
 // The raw-driver baseline
 
-export async function rawDriver(ctx: BenchContext, workload: Workload, dataKey: string, label: string): Promise<Measured> {
+export async function rawDriver(ctx: BenchContext, workload: Workload | 'create-transaction', dataKey: string, label: string): Promise<Measured> {
   const { settings } = ctx;
   const args = [
     '--import', 'tsx', 'bench/raw-driver.ts',
@@ -228,6 +230,7 @@ export async function rawDriver(ctx: BenchContext, workload: Workload, dataKey: 
     '--duration', String(settings.durationS),
     '--warmup', String(settings.warmupS),
     '--max-tokens', String(settings.tokensPerUser),
+    '--uid-limit-per-minute', String(UID_LIMIT_PER_MINUTE),
   ];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
@@ -266,10 +269,11 @@ export async function measureWorkload(ctx: BenchContext, noop: Child, w: Workloa
     service: median(rounds.map((f) => f.service))!,
     noop: median(rounds.map((f) => f.noop)),
     raw: median(rounds.map((f) => f.raw)),
+    rawTransaction: median(rounds.map((f) => f.rawTransaction)),
   };
   if (w !== 'mix') single[w] = { service: figures.service, noop: figures.noop as Measured };
   warnOnErrors(LABEL[w], figures);
-  log(`  service ${fmtRps(figures.service.rps)}/s p50 ${fmt(figures.service.p50Ms)} ms | no-op ${fmtRps(figures.noop?.rps)}/s | raw ${fmtRps(figures.raw?.rps)}/s`);
+  log(`  service ${fmtRps(figures.service.rps)}/s p50 ${fmt(figures.service.p50Ms)} ms | no-op ${fmtRps(figures.noop?.rps)}/s | raw ${fmtRps(figures.raw?.rps)}/s${figures.rawTransaction ? ` | raw, transaction design ${fmtRps(figures.rawTransaction.rps)}/s` : ''}`);
   return figures;
 }
 
@@ -289,6 +293,7 @@ async function measureSingleRound(ctx: BenchContext, noop: Child, w: Single, tag
     service: await ghzSingle(ctx, ctx.service, w, DATA_FILE_KEY[w], `${w}-service${tag}`),
     noop: settings.baselines ? await ghzSingle(ctx, noop, w, DATA_FILE_KEY[w], `${w}-noop${tag}`) : undefined,
     raw: settings.baselines ? await rawDriver(ctx, w, 'raw', `${w}${tag}`) : undefined,
+    rawTransaction: settings.baselines && w === 'create' ? await rawDriver(ctx, 'create-transaction', 'raw', `create-transaction${tag}`) : undefined,
   };
 }
 

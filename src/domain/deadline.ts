@@ -1,7 +1,8 @@
 // The deadline a call's work must respect, passed explicitly from the gRPC layer through the use
 // cases to storage, which turns it into per-operation maxTimeMS and asks, before each database
-// operation and before a transaction commits, whether the caller still wants the work: a call that
-// expires, or that its client cancels, starts no further database work and commits nothing.
+// operation, whether the caller still wants the work: a call that expires, or that its client
+// cancels, starts no further database work (each change is one atomic update: applied whole or
+// not at all).
 // (Explicit rather than AsyncLocalStorage: on Node 20 that hooks every promise of every call,
 // about 9% of a cached ValidateAuthToken's CPU.)
 //

@@ -1,5 +1,5 @@
 // The embedded default: a real mongod (mongod-binary.ts) run as a single-node replica set, so
-// transactions work, on a free loopback port; started and stopped by the composition root only.
+// change streams work, on a free loopback port; started and stopped by the composition root only.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';

@@ -1,5 +1,5 @@
-// What MongoTokenStore's revoking writes (the transactions that may archive tokens) return besides
-// their result: the cluster time at which they committed. The validation cache in front of the
+// What MongoTokenStore's revoking writes (the updates that may archive tokens) return besides
+// their result: the cluster time at which they applied. The validation cache in front of the
 // store (cache/caching-token-store.ts) waits for its change feed to deliver exactly that change;
 // without a cache, `plainTokenStore` drops it. So the store itself knows nothing of any cache.
 import type { Timestamp } from 'mongodb';

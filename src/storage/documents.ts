@@ -210,15 +210,6 @@ export function toUser(doc: Pick<UserDoc, '_id' | keyof typeof USER_FIELDS>): Us
   };
 }
 
-/** The user a token is archived from: its uid and generation, as read in the archiving transaction. */
-export type TokenOwner = Pick<UserDoc, '_id' | 'generation'>;
-
-export function toArchivedDoc(owner: TokenOwner, token: TokenDoc, reason: ArchiveReason, now: Date): ArchivedTokenDoc {
-  const { id, hash: _hash, ...fields } = token;
-  const generation = owner.generation === undefined ? {} : { generation: owner.generation };
-  return { _id: id, uid: owner._id, ...generation, ...fields, archiveTime: now, reason };
-}
-
 export function toArchivedAuthToken(doc: ArchivedTokenDoc): ArchivedAuthToken {
   return {
     authToken: toAuthToken(doc.uid, { ...doc, id: doc._id }),

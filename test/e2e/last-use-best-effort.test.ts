@@ -1,5 +1,6 @@
 // Recording last use must never hold up or fail the login check: here the user's document is
-// locked by an open transaction (as a crashed replica leaves one) while a validation is due to write.
+// locked by an open transaction (another application's, or an operator's: the service itself uses
+// none) while a validation is due to write.
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { startTestService, type TestService } from '../support/service';
@@ -22,8 +23,8 @@ afterAll(async () => {
 
 test('a validation whose last-use write is stuck still succeeds, within the write budget', async () => {
   const { authToken } = await svc.users.createUser({ uid: 'stuck', name: 'Stuck', withAuthToken: true });
-  // Another client's open transaction writes the user's document and neither commits nor aborts,
-  // as a crashed replica's would until MongoDB expires it.
+  // Another client's open transaction writes the user's document and neither commits nor aborts
+  // (MongoDB would expire it after transactionLifetimeLimitSeconds).
   const session = admin.startSession();
   session.startTransaction();
   await admin.db(svc.dbName).collection('users').updateOne({ _id: 'stuck' as never }, { $set: { name: 'Locked' } }, { session });
