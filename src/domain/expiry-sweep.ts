@@ -1,7 +1,7 @@
 // Archives expired tokens as EXPIRED soon after their expire_time; validation refuses them from
 // that instant on already (expiry.ts). Every replica sweeps on its own: each user's expiry is one
 // atomic write, so concurrent sweeps of one user stay exact, and a pass only visits users with a
-// token due, in uid order, going on from where the last pass stopped.
+// token due, earliest first.
 import { callDeadline } from './deadline';
 import type { Clock } from './auth-tokens';
 import type { TokenActivity } from './token-activity';
@@ -16,8 +16,6 @@ export class ExpirySweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> = Promise.resolve();
   private stopped = false;
-  /** The last uid the last pass visited; undefined: start from the first. */
-  private cursor: string | undefined;
 
   constructor(
     private readonly store: TokenStore,
@@ -30,17 +28,17 @@ export class ExpirySweep {
     const now = this.clock();
     const deadline = callDeadline(Date.now() + SWEEP_BUDGET_MS);
     let archived = 0;
-    let visited = 0;
-    // From the cursor to the last uid, then (with room left) from the first uid again.
-    const rounds = this.cursor === undefined ? 1 : 2;
-    for (let round = 0; round < rounds && visited < USERS_PER_SWEEP; round++) {
-      const uids = await this.store.usersWithExpiredTokens(now, this.cursor, USERS_PER_SWEEP - visited, deadline);
-      for (const uid of uids) archived += await this.store.expireTokens(uid, now, deadline);
-      visited += uids.length;
-      this.cursor = visited < USERS_PER_SWEEP ? undefined : uids.at(-1);
-      if (this.cursor !== undefined) break;
+    let failure: unknown;
+    for (const uid of await this.store.usersWithExpiredTokens(now, USERS_PER_SWEEP, deadline)) {
+      // One user that fails (its document cannot be written) must not hold up the others, which
+      // come after it in every pass.
+      archived += await this.store.expireTokens(uid, now, deadline).catch((error: unknown) => {
+        failure ??= error;
+        return 0;
+      });
     }
     this.events.archived('EXPIRED', archived);
+    if (failure !== undefined) throw failure;
     return archived;
   }
 

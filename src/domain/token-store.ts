@@ -74,9 +74,9 @@ export interface TokenStore {
 
   /**
    * Users that may have a token whose expire_time is at or before `now` (a few may turn out to
-   * have none left), at most `limit`, in uid order after `after`: what the expiry sweep visits.
+   * have none left), at most `limit`, earliest due first: what the expiry sweep visits.
    */
-  usersWithExpiredTokens(now: Date, after: string | undefined, limit: number, deadline: Deadline): Promise<string[]>;
+  usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]>;
   /** Archives the user's tokens expired by `now` as EXPIRED, atomically; returns how many. An unknown user: 0. */
   expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number>;
 

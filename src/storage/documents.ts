@@ -79,10 +79,14 @@ export interface IssuedToken {
   time: Date;
 }
 
-/** IssuedToken as lastIssued holds it: "id|time in ms|device id" (the device id may hold "|"). */
-export function parseIssuedToken(text: string): IssuedToken {
-  const [id, ms] = text.split('|', 2) as [string, string];
-  return { id, time: new Date(Number(ms)), deviceId: text.slice(id.length + ms.length + 2) };
+/**
+ * IssuedToken as lastIssued holds it: "id|time in ms|device id" (the device id may hold "|"), or,
+ * written before the atomic writes (still in the oplog a watch may resume from), as an object.
+ */
+export function parseIssuedToken(stored: string | IssuedToken): IssuedToken {
+  if (typeof stored !== 'string') return stored;
+  const [id, ms] = stored.split('|', 2) as [string, string];
+  return { id, time: new Date(Number(ms)), deviceId: stored.slice(id.length + ms.length + 2) };
 }
 
 export interface ArchivedTokenDoc extends Omit<TokenDoc, 'id' | 'hash'> {

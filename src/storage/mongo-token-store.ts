@@ -69,9 +69,10 @@ export class MongoTokenStore implements CommittingTokenStore {
     } catch (error) {
       if ((error as { code?: unknown }).code !== DUPLICATE_KEY) throw error;
       // A user deleted a moment ago whose document waits for its archive copy: finish it first.
+      // (Gone since the insert failed: its copy just finished. Insert again.)
       const existing = await this.users.findOne({ _id: user.uid }, { projection: { deletedAt: 1 }, ...timeLimit(deadline) });
-      if (existing?.deletedAt === undefined) throw uidAlreadyExists(user.uid);
-      await this.pending.finish(user.uid);
+      if (existing && existing.deletedAt === undefined) throw uidAlreadyExists(user.uid);
+      if (existing) await this.pending.finish(user.uid);
       await this.users.insertOne(doc, timeLimit(deadline)).catch((again: unknown) => {
         throw (again as { code?: unknown }).code === DUPLICATE_KEY ? uidAlreadyExists(user.uid) : again;
       });
@@ -89,11 +90,11 @@ export class MongoTokenStore implements CommittingTokenStore {
       this.users.findOneAndUpdate(
         { _id: uid, ...EXISTING_USER },
         movingTokens(true, ArchiveReason.USER_DELETED, now, write, { deletedAt: now }),
-        { session, projection: PENDING_FIELDS, returnDocument: 'after', ...timeLimit(deadline) },
+        { session, projection: { ...PENDING_FIELDS, generation: 1 }, returnDocument: 'after', ...timeLimit(deadline) },
       ),
     );
     if (!after) throw uidNotFound(uid);
-    await this.copyPending(uid, after, true);
+    await this.copyPending(uid, after, deadline, { generation: after.generation });
     return { result: movedBy(after, write).length, committedAt };
   }
 
@@ -118,7 +119,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       ),
     );
     if (!after) throw await this.notIssued(uid, now, options, deadline);
-    await this.copyPending(uid, after);
+    await this.copyPending(uid, after, deadline);
     const moved = movedBy(after, write);
     const idsOf = (reason: ArchiveReason) => moved.filter((p) => p.reason === reason).map((p) => p._id);
     return {
@@ -208,12 +209,14 @@ export class MongoTokenStore implements CommittingTokenStore {
     return { result: revoked, committedAt: revoked.length > 0 ? committedAt : undefined };
   }
 
-  async usersWithExpiredTokens(now: Date, after: string | undefined, limit: number, deadline: Deadline): Promise<string[]> {
+  /**
+   * The one query not by uid (deploy/mongodb/README.md): in a sharded cluster every shard answers
+   * it from its own next_expiry index, reading only the users that are due. A walk in uid order
+   * would read every user with an expiring token on every pass.
+   */
+  async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
     const users = await this.users
-      .find(
-        { ...(after !== undefined && { _id: { $gt: after } }), nextExpiry: { $lte: now } },
-        { projection: { _id: 1 }, sort: { _id: 1 }, limit, hint: EXPIRY_INDEX, ...timeLimit(deadline) },
-      )
+      .find({ nextExpiry: { $lte: now } }, { projection: { _id: 1 }, sort: { nextExpiry: 1 }, limit, hint: EXPIRY_INDEX, ...timeLimit(deadline) })
       .toArray();
     return users.map((u) => u._id);
   }
@@ -298,7 +301,7 @@ export class MongoTokenStore implements CommittingTokenStore {
         ...timeLimit(deadline),
       }),
     );
-    if (moved.result) await this.copyPending(uid, moved.result);
+    if (moved.result) await this.copyPending(uid, moved.result, deadline);
     return moved;
   }
 
@@ -306,9 +309,17 @@ export class MongoTokenStore implements CommittingTokenStore {
    * Copies what is pending in `user` (this write's tokens and any an earlier write left). The write
    * has applied whatever happens here: a failed copy leaves the tokens pending (archived, listed,
    * never valid) for the user's next write or the sweep (pending-archive.ts), and the call succeeds.
+   * The call waits for the copy until its deadline, not longer: an applied write must not be
+   * answered DEADLINE_EXCEEDED, which its client would retry. The copy goes on regardless.
    */
-  private async copyPending(uid: string, user: Pick<UserDoc, 'pending'>, userDeleted = false): Promise<void> {
-    await this.pending.copy(uid, user.pending ?? [], userDeleted).catch(() => undefined);
+  private async copyPending(uid: string, user: Pick<UserDoc, 'pending'>, deadline: Deadline, deleted?: { generation: string | undefined }): Promise<void> {
+    const copying = this.pending.copy(uid, user.pending ?? [], deleted).catch(() => undefined);
+    const leftMs = deadline.at - Date.now();
+    if (!Number.isFinite(leftMs)) return copying;
+    let timer: NodeJS.Timeout | undefined;
+    const deadlinePassed = new Promise<void>((done) => (timer = setTimeout(done, Math.max(0, leftMs))));
+    await Promise.race([copying, deadlinePassed]);
+    clearTimeout(timer);
   }
 
   /** Runs one write and says when it applied: the cluster time the cache's change feed waits for. */

@@ -28,9 +28,10 @@ export class PendingArchive {
 
   /**
    * Copies `pending` (read from `uid`'s document) into the archive, then removes them from the
-   * document. A deleted user's document (deletedAt) goes once it has none left.
+   * document. A deleted user's document (`deleted`: the generation read with it) goes once its
+   * tokens are copied: only that one, never a later user's, deleted since.
    */
-  async copy(uid: string, pending: readonly PendingArchiveDoc[], userDeleted = false): Promise<void> {
+  async copy(uid: string, pending: readonly PendingArchiveDoc[], deleted?: { generation: string | undefined }): Promise<void> {
     if (pending.length > 0) {
       await this.archive
         .insertMany(pending.map(archivedDocOf), { ordered: false, maxTimeMS: COPY_BUDGET_MS })
@@ -39,9 +40,10 @@ export class PendingArchive {
         });
     }
     const ids = pending.map((p) => p._id);
-    if (userDeleted) {
+    if (deleted) {
       // No write adds to a deleted user's pending tokens: these are all of them.
-      await this.users.deleteOne({ _id: uid, deletedAt: { $exists: true } }, { maxTimeMS: COPY_BUDGET_MS });
+      const generation = deleted.generation ?? { $exists: false };
+      await this.users.deleteOne({ _id: uid, deletedAt: { $exists: true }, generation }, { maxTimeMS: COPY_BUDGET_MS });
     } else if (ids.length > 0) {
       await this.users.updateOne({ _id: uid }, { $pull: { pending: { _id: { $in: ids } } } }, { maxTimeMS: COPY_BUDGET_MS });
     }
@@ -49,34 +51,47 @@ export class PendingArchive {
 
   /** Copies what is pending for `uid` (a deleted user's document included): the write path's recovery. */
   async finish(uid: string): Promise<void> {
-    const user = await this.users.findOne({ _id: uid }, { projection: { pending: 1, deletedAt: 1 }, maxTimeMS: COPY_BUDGET_MS });
-    if (user) await this.copy(uid, user.pending ?? [], user.deletedAt !== undefined);
+    const user = await this.users.findOne({ _id: uid }, { projection: PENDING_STATE, maxTimeMS: COPY_BUDGET_MS });
+    if (user) await this.copy(uid, user.pending ?? [], deletedUser(user));
   }
 
   /**
    * One pass over the users with tokens pending since before `before`, in uid order from `after`
    * (a range of the shard key: deploy/mongodb/). Resolves with where the next pass starts
-   * (undefined: from the first uid again) and how many tokens it copied.
+   * (undefined: from the first uid again), how many tokens it copied, and the first copy that
+   * failed, if any (the walk goes on past it).
    */
-  async sweep(before: Date, after: string | undefined): Promise<{ next: string | undefined; copied: number }> {
+  async sweep(before: Date, after: string | undefined): Promise<{ next: string | undefined; copied: number; failure?: unknown }> {
     let cursor = after;
     let copied = 0;
+    let failure: unknown;
     for (let page = 0; page < SWEEP_PAGES; page++) {
       const users = await this.users
         .find(
           { ...(cursor !== undefined && { _id: { $gt: cursor } }), 'pending.archiveTime': { $lte: before } },
-          { projection: { pending: 1, deletedAt: 1 }, sort: { _id: 1 }, limit: SWEEP_PAGE, hint: PENDING_INDEX, maxTimeMS: COPY_BUDGET_MS },
+          { projection: PENDING_STATE, sort: { _id: 1 }, limit: SWEEP_PAGE, hint: PENDING_INDEX, maxTimeMS: COPY_BUDGET_MS },
         )
         .toArray();
       for (const user of users) {
-        await this.copy(user._id, user.pending ?? [], user.deletedAt !== undefined);
-        copied += user.pending?.length ?? 0;
+        // One user whose copy fails must not hold up the others, which come after it in every pass.
+        await this.copy(user._id, user.pending ?? [], deletedUser(user)).then(
+          () => (copied += user.pending?.length ?? 0),
+          (error: unknown) => (failure ??= error),
+        );
       }
-      if (users.length < SWEEP_PAGE) return { next: undefined, copied };
+      if (users.length < SWEEP_PAGE) return { next: undefined, copied, failure };
       cursor = users.at(-1)!._id;
     }
-    return { next: cursor, copied };
+    return { next: cursor, copied, failure };
   }
+}
+
+/** What the copy needs of a user's document. */
+export const PENDING_STATE = { pending: 1, deletedAt: 1, generation: 1 } as const;
+
+/** The `deleted` argument of PendingArchive.copy for a document read with PENDING_STATE. */
+export function deletedUser(user: Pick<UserDoc, 'deletedAt' | 'generation'>): { generation: string | undefined } | undefined {
+  return user.deletedAt === undefined ? undefined : { generation: user.generation };
 }
 
 /** Every failure of an unordered insert was a token already archived. */
@@ -96,10 +111,11 @@ export function sweepPendingArchive(pending: PendingArchive, intervalMs: number,
   let failing = false;
   const pass = async () => {
     try {
-      const { next, copied } = await pending.sweep(new Date(Date.now() - graceMs), cursor);
+      const { next, copied, failure } = await pending.sweep(new Date(Date.now() - graceMs), cursor);
       cursor = next;
-      failing = false;
       if (copied > 0) log.info({ copied }, 'archived tokens left pending by an interrupted write');
+      if (failure !== undefined) throw failure;
+      failing = false;
     } catch (error) {
       // Once per outage: the next pass tries again.
       if (!failing) log.warn({ err: error }, 'pending archive sweep failed; the next one tries again');

@@ -13,7 +13,7 @@ import {
   type TokenEventSource,
 } from '../domain/auth-token-events';
 import { serviceUnavailable } from '../domain/errors';
-import { ARCHIVED_TOKENS, type ArchivedTokenDoc, parseIssuedToken, USERS } from './documents';
+import { ARCHIVED_TOKENS, type ArchivedTokenDoc, type IssuedToken, parseIssuedToken, USERS } from './documents';
 import { isDatabaseUnavailable } from './driver-errors';
 
 /** The server answers every getMore within this long, events or not: each answer moves the position on. */
@@ -56,8 +56,8 @@ interface Change {
   _id: { _data: string };
   ns: { coll: string };
   documentKey: { _id: string };
-  fullDocument?: Partial<ArchivedTokenDoc> & { lastIssued?: string };
-  updateDescription?: { updatedFields?: { lastIssued?: string } };
+  fullDocument?: Partial<ArchivedTokenDoc> & { lastIssued?: string | IssuedToken };
+  updateDescription?: { updatedFields?: { lastIssued?: string | IssuedToken } };
 }
 
 export function mongoTokenEventSource(db: Db): TokenEventSource {

@@ -135,7 +135,7 @@ export function issuing({ token, max, replaceDeviceId, expiresAt, createLimit, n
   const replaced = replaceDeviceId === undefined ? false : ofDeviceExpr(replaceDeviceId);
   const createTime = { $max: [token.createTime, { $add: [{ $max: '$_kept.createTime' }, 1] }] };
   const evictedCount = { $subtract: [{ $size: '$_all' }, max] };
-  // $cond evaluates only the branch it takes: $slice refuses a count of 0.
+  // Below the cap nothing is evicted: $cond spares $slice a count of 0 or less.
   const evicted = { $cond: [{ $gt: [evictedCount, 0] }, { $slice: ['$_all', evictedCount] }, []] };
   return [
     { $set: { _moved: tokensWhere('$tokens', replaced), _kept: tokensWhere('$tokens', { $not: [replaced] }) } },
@@ -153,7 +153,8 @@ export function issuing({ token, max, replaceDeviceId, expiresAt, createLimit, n
         },
         lastIssued: { $concat: [literal(token.id), '|', { $toString: { $toLong: '$_new.createTime' } }, '|', literal(token.deviceId)] },
         ...(expiresAt && { nextExpiry: { $min: ['$nextExpiry', expiresAt] } }),
-        ...(createLimit && { createBucket: { tokens: { $subtract: [bucketTokens(now, createLimit), 1] }, at: now } }),
+        // `at` never moves back: a replica whose clock is behind must not refill the bucket twice.
+        ...(createLimit && { createBucket: { tokens: { $subtract: [bucketTokens(now, createLimit), 1] }, at: { $max: [now, '$createBucket.at'] } } }),
       },
     },
     { $unset: SCRATCH },

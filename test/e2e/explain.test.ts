@@ -1,7 +1,9 @@
 // Proves, with the database's own explain() output, the query shape of everything the service
 // sends (deploy/mongodb/ shards `users` by _id and `archived_tokens` by uid): every RPC reads or
-// writes one user document through the _id index, or one uid's range of the archive; the two
-// sweeps walk a range of uids through their partial indexes. No collection scan anywhere.
+// writes one user document through the _id index, or one uid's range of the archive; the recovery
+// sweep walks a range of uids through its partial index. The expiry sweep's query is the one that
+// names no uid, on purpose (deploy/mongodb/README.md): it reads the next_expiry index up to now,
+// only the users that are due. No collection scan anywhere.
 //
 // The RPCs run through the real service with the profiler on (level 2: every operation). Each
 // operation the service issued is read back from system.profile and re-run with `explain` at
@@ -106,7 +108,7 @@ beforeAll(async () => {
     await run('DeleteAuthToken (not found)', () => grpcError(svc.tokens.deleteAuthToken({ uid: UID, authToken: tokens[3]!.tokenId })));
     // The sweeps' queries, one page each, from a uid on.
     const later = new Date(Date.now() + 60_000);
-    await run('expiry sweep: users with a token due', () => store.usersWithExpiredTokens(later, SWEEP_AFTER, 100, forever()));
+    await run('expiry sweep: users with a token due', () => store.usersWithExpiredTokens(later, 100, forever()));
     await run('expiry sweep: one user', () => store.expireTokens(OTHER_UID, later, forever()));
     await run('recovery sweep: users with tokens pending', () => store.pending.sweep(later, SWEEP_AFTER));
   } finally {
@@ -216,7 +218,7 @@ const RPCS = [
   'expiry sweep: one user',
 ];
 
-describe('explain(): one user document, or one range of uids, and never a collection scan', () => {
+describe('explain(): one user document, one range of uids, or (the expiry sweep) the users due; never a collection scan', () => {
   test.each([...RPCS, ...SWEEPS])('%s', async (step) => {
     const entries = profiled.get(step) ?? [];
     expect(entries.length, `${step}: the profiler recorded no operation`).toBeGreaterThan(0);
@@ -235,10 +237,13 @@ describe('explain(): one user document, or one range of uids, and never a collec
       if (String(entry.ns).endsWith('.archived_tokens')) {
         // The archive: one uid's range of its uid index.
         expect(isPoint(bounds['uid_archive_time']?.uid), message).toBe(true);
-      } else if (SWEEPS.includes(step)) {
-        // A walk: uids after the cursor, through the partial index of the users it looks for.
-        const index = step.startsWith('expiry') ? EXPIRY_INDEX : PENDING_INDEX;
-        expect(bounds[index]?._id, message).toEqual([`("${SWEEP_AFTER}", {})`]);
+      } else if (step.startsWith('recovery sweep')) {
+        // A walk: uids after the cursor, through the partial index of the users with tokens pending.
+        expect(bounds[PENDING_INDEX]?._id, message).toEqual([`("${SWEEP_AFTER}", {})`]);
+      } else if (step.startsWith('expiry sweep: users')) {
+        // The users due: the next_expiry index up to now, nothing later (every shard reads its own).
+        const [range] = (bounds[EXPIRY_INDEX]?.nextExpiry ?? []) as string[];
+        expect(range, message).toMatch(/^\[(new Date\(-9223372036854775808\)|true), new Date\(\d+\)\]$/);
       } else {
         // One user document, by _id: IDHACK for a bare {_id}, else a point of the _id index.
         expect(plan.stages.includes('IDHACK') || isPoint(bounds['_id_']?._id), message).toBe(true);

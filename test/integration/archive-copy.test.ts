@@ -14,6 +14,7 @@ import { ensureIndexes } from '../../src/storage/indexes';
 import { MongoTokenStore } from '../../src/storage/mongo-token-store';
 import { failCommands, failPointOff } from '../support/fail-points';
 import { startTestMongod, type TestMongod } from '../support/mongod';
+import { pollUntil } from '../support/poll';
 
 const APP = 'archive-copy-store';
 const CAP = 2;
@@ -127,6 +128,63 @@ test('a user deleted while its copy fails is gone at once, and its uid can be cr
   expect(await stored(uid)).toEqual({ active: [], pending: [], archived: expect.arrayContaining(tokens.map((t) => t.tokenId)) });
   expect(await store.listArchivedTokens(uid, undefined, 10, 'current', forever())).toEqual([]);
   expect(await store.listArchivedTokens(uid, undefined, 10, 'all', forever())).toHaveLength(CAP);
+});
+
+test('a late copy by a replica that stalled removes only its own deleted user, never a newer one of the same uid', async () => {
+  const uid = `late-${randomUUID().slice(0, 8)}`;
+  await userAtCap(uid);
+  await failNextArchiveCopy();
+  await store.deleteUser(uid, new Date(), forever());
+  const first = await db.collection<UserDoc>(USERS).findOne({ _id: uid });
+  expect(first!.deletedAt).toBeDefined();
+
+  // The uid is created again (which finishes the first copy), issued a token, and deleted again,
+  // with that copy failing too: a second deleted user waits for its copy.
+  const now = new Date();
+  await store.createUser({ uid, name: 'second', metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  const secondToken = issue(uid);
+  await store.issueToken(secondToken, atCap, new Date(), forever());
+  await failNextArchiveCopy();
+  await store.deleteUser(uid, new Date(), forever());
+
+  // The stalled replica's copy of the first deleted user arrives late: the second stays.
+  await store.pending.copy(uid, first!.pending!, { generation: first!.generation });
+  expect((await stored(uid)).pending).toEqual([secondToken.tokenId]);
+  await store.pending.finish(uid);
+  expect(await db.collection<UserDoc>(USERS).findOne({ _id: uid })).toBeNull();
+  expect((await stored(uid)).archived).toContain(secondToken.tokenId);
+});
+
+test('a write whose copy is held answers by its deadline, and the copy still happens', async () => {
+  const uid = `held-${randomUUID().slice(0, 8)}`;
+  const [oldest] = await userAtCap(uid);
+  const held = await failCommands(admin!.db('admin'), { commands: ['insert'], appName: APP, blockMs: 1_500 });
+  const started = performance.now();
+  const { result } = await store.issueToken(issue(uid), atCap, new Date(), callDeadline(Date.now() + 300));
+  const elapsedMs = performance.now() - started;
+  await held.entered();
+  expect(result.evictedTokenIds).toEqual([oldest!.tokenId]);
+  expect(elapsedMs).toBeLessThan(1_000);
+  await pollUntil('the held copy finishes', () => stored(uid), (s) => s.pending.length === 0, { timeoutMs: 10_000, intervalMs: 50 });
+  expect((await stored(uid)).archived).toEqual([oldest!.tokenId]);
+});
+
+test('a sweep goes on past a user whose copy fails, and copies it on a later pass', async () => {
+  const uids = [`sweep-a-${randomUUID().slice(0, 8)}`, `sweep-b-${randomUUID().slice(0, 8)}`].sort();
+  for (const uid of uids) {
+    await userAtCap(uid);
+    await failNextArchiveCopy();
+    await store.issueToken(issue(uid), atCap, new Date(), forever());
+  }
+  // The first user's copy fails once more, in the sweep.
+  await failNextArchiveCopy();
+  const first = await store.pending.sweep(new Date(), undefined);
+  expect(first.failure).toBeDefined();
+  expect((await stored(uids[0]!)).pending).toHaveLength(1);
+  expect((await stored(uids[1]!)).pending).toEqual([]);
+  const second = await store.pending.sweep(new Date(), undefined);
+  expect(second.failure).toBeUndefined();
+  expect((await stored(uids[0]!)).pending).toEqual([]);
 });
 
 afterAll(async () => {

@@ -142,13 +142,9 @@ export class InMemoryTokenStore implements TokenStore {
     return revoked.map((t) => t.tokenHash);
   }
 
-  async usersWithExpiredTokens(now: Date, after: string | undefined, limit: number, deadline: Deadline): Promise<string[]> {
+  async usersWithExpiredTokens(now: Date, limit: number, deadline: Deadline): Promise<string[]> {
     checkDeadline(deadline);
-    return [...this.users.values()]
-      .filter((e) => (after === undefined || e.user.uid > after) && e.tokens.some((t) => isExpired(t, now, this.idleMs)))
-      .map((e) => e.user.uid)
-      .sort()
-      .slice(0, limit);
+    return [...this.users.values()].filter((e) => e.tokens.some((t) => isExpired(t, now, this.idleMs))).slice(0, limit).map((e) => e.user.uid);
   }
 
   async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<number> {

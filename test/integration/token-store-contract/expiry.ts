@@ -28,7 +28,7 @@ export function expiryCases(ctx: ContractContext): void {
     await ctx.issue(later, at(1), { expireTime: at(80) });
     await ctx.issue(never, at(1));
     const named = async (now: number) => {
-      const uids = await ctx.store.usersWithExpiredTokens(at(now), undefined, 10_000, soon());
+      const uids = await ctx.store.usersWithExpiredTokens(at(now), 10_000, soon());
       return [due, later, never].map((uid) => uids.includes(uid));
     };
     expect(await named(49)).toEqual([false, false, false]);
