@@ -6,7 +6,7 @@
 // copied to the archive right after (pending-archive.ts). No transaction anywhere. The revoking
 // writes return the cluster time at which they applied (committed-writes.ts), for the cache.
 import { type ClientSession, type Collection, type Db, type Filter, type MongoClient, ObjectId, type Timestamp } from 'mongodb';
-import { authTokenNotFound, tooManyRequests, uidAlreadyExists, uidNotFound } from '../domain/errors';
+import { authTokenNotFound, serviceUnavailable, tooManyRequests, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
 import type { Committed, CommittingTokenStore } from './committed-writes';
@@ -33,7 +33,18 @@ import { timeLimit } from './time-limits';
 import type { Deadline } from '../domain/deadline';
 import { expiresAt } from '../domain/expiry';
 import { refill, waitForToken } from '../domain/token-bucket';
-import { bucketHasToken, hashInExpr, isExpiredExpr, isTokenExpr, issuing, movingTokens, ofDeviceExpr, type TokenCondition } from './token-writes';
+import {
+  bucketHasToken,
+  hashInExpr,
+  isExpiredExpr,
+  isTokenExpr,
+  issuing,
+  MAX_PENDING,
+  movingTokens,
+  ofDeviceExpr,
+  PENDING_HAS_ROOM,
+  type TokenCondition,
+} from './token-writes';
 import { PendingArchive } from './pending-archive';
 import { EXPIRY_INDEX } from './indexes';
 
@@ -88,12 +99,15 @@ export class MongoTokenStore implements CommittingTokenStore {
     const write = newWrite();
     const { result: after, committedAt } = await this.applied((session) =>
       this.users.findOneAndUpdate(
-        { _id: uid, ...EXISTING_USER },
+        { _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM },
         movingTokens(true, ArchiveReason.USER_DELETED, now, write, { deletedAt: now }),
         { session, projection: { ...PENDING_FIELDS, generation: 1 }, returnDocument: 'after', ...timeLimit(deadline) },
       ),
     );
-    if (!after) throw uidNotFound(uid);
+    if (!after) {
+      await this.existingUser(uid, deadline);
+      throw uidNotFound(uid);
+    }
     await this.copyPending(uid, after, deadline, { generation: after.generation });
     return { result: movedBy(after, write).length, committedAt };
   }
@@ -105,7 +119,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     const { createLimit } = options;
     const { result: after, committedAt } = await this.applied((session) =>
       this.users.findOneAndUpdate(
-        { _id: uid, ...EXISTING_USER, ...(createLimit && bucketHasToken(now, createLimit)) },
+        { _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM, ...(createLimit && bucketHasToken(now, createLimit)) },
         issuing({
           token: doc,
           max: options.maxTokensPerUser,
@@ -129,9 +143,9 @@ export class MongoTokenStore implements CommittingTokenStore {
     };
   }
 
-  /** Why an issuing write matched no document: no such user, or the user's create limit. */
+  /** Why an issuing write matched no document: no such user, the user's create limit, or its archive backlog. */
   private async notIssued(uid: string, now: Date, { createLimit }: IssueOptions, deadline: Deadline) {
-    const user = await this.users.findOne({ _id: uid, ...EXISTING_USER }, { projection: { createBucket: 1 }, ...timeLimit(deadline) });
+    const user = await this.existingUser(uid, deadline, { createBucket: 1 });
     if (!user || !createLimit) return uidNotFound(uid);
     const bucket = user.createBucket && { tokens: user.createBucket.tokens, at: user.createBucket.at.getTime() };
     return tooManyRequests(Math.max(1, waitForToken(refill(bucket, now.getTime(), createLimit), createLimit)), 'uid');
@@ -189,7 +203,11 @@ export class MongoTokenStore implements CommittingTokenStore {
       write,
       deadline,
     );
-    if (!after) throw kept ? await this.notFound(uid, deadline) : uidNotFound(uid);
+    if (!after && kept) throw await this.notFound(uid, deadline);
+    if (!after) {
+      await this.existingUser(uid, deadline);
+      throw uidNotFound(uid);
+    }
     const count = movedBy(after, write).length;
     return { result: count, committedAt: count > 0 ? committedAt : undefined };
   }
@@ -205,6 +223,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       write,
       deadline,
     );
+    if (!after) await this.existingUser(uid, deadline);
     const revoked = after ? movedBy(after, write).map((p) => p.hash) : [];
     return { result: revoked, committedAt: revoked.length > 0 ? committedAt : undefined };
   }
@@ -226,6 +245,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     const { result: after, committedAt } = await this.moveTokens(uid, {}, isExpiredExpr(now, this.idleMs), ArchiveReason.EXPIRED, now, write, deadline, {
       nextExpiry: { idleMs: this.idleMs },
     });
+    if (!after) await this.existingUser(uid, deadline);
     const count = after ? movedBy(after, write).length : 0;
     return { result: count, committedAt: count > 0 ? committedAt : undefined };
   }
@@ -294,7 +314,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     also?: Parameters<typeof movingTokens>[4],
   ): Promise<Committed<Pick<UserDoc, 'pending'> | null>> {
     const moved = await this.applied((session) =>
-      this.users.findOneAndUpdate({ _id: uid, ...EXISTING_USER, ...filter }, movingTokens(cond, reason, now, write, also), {
+      this.users.findOneAndUpdate({ _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM, ...filter }, movingTokens(cond, reason, now, write, also), {
         session,
         projection: PENDING_FIELDS,
         returnDocument: 'after',
@@ -327,10 +347,24 @@ export class MongoTokenStore implements CommittingTokenStore {
     return this.client.withSession(async (session) => ({ result: await write(session), committedAt: session.operationTime }));
   }
 
-  /** Which of the two not-found errors applies, once the token lookup has missed. */
+  /** Which of the two not-found errors applies, once a lookup or write has matched nothing. */
   private async notFound(uid: string, deadline: Deadline) {
-    const exists = await this.users.findOne({ _id: uid, ...EXISTING_USER }, { projection: { _id: 1 }, ...timeLimit(deadline) });
-    return exists ? authTokenNotFound() : uidNotFound(uid);
+    return (await this.existingUser(uid, deadline)) ? authTokenNotFound() : uidNotFound(uid);
+  }
+
+  /**
+   * The user (with `fields`), once a write has matched nothing; throws UNAVAILABLE when what
+   * stopped it is a full pending list (token-writes.ts MAX_PENDING): the archive copies are failing.
+   */
+  private async existingUser<F extends object>(uid: string, deadline: Deadline, fields?: F) {
+    const user = await this.users.findOne(
+      { _id: uid, ...EXISTING_USER },
+      { projection: { ...fields, backlog: { $size: { $ifNull: ['$pending', []] } } }, ...timeLimit(deadline) },
+    );
+    if (user && (user as { backlog?: number }).backlog! >= MAX_PENDING) {
+      throw serviceUnavailable(new Error(`${MAX_PENDING} tokens of ${uid} wait for their archive copy`));
+    }
+    return user;
   }
 }
 

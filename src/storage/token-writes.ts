@@ -10,6 +10,16 @@ import type { BucketLimit } from '../domain/token-bucket';
 import type { TokenDoc } from './documents';
 
 type Expr = unknown;
+
+/**
+ * A user's pending tokens, at most: they pile up only while copies to the archive keep failing,
+ * and the document must stay far below MongoDB's 16 MB (1,000 tokens with 5 KB of app_info each
+ * are about 6 MB). Past it, writes that would move more are refused (UNAVAILABLE) until copies
+ * succeed again.
+ */
+export const MAX_PENDING = 1_000;
+/** The filter clause of every write that moves tokens to pending. */
+export const PENDING_HAS_ROOM = { [`pending.${MAX_PENDING - 1}`]: { $exists: false } };
 /** A condition on `$$t`, a token of the array being filtered or mapped. */
 export type TokenCondition = Expr;
 

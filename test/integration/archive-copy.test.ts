@@ -12,6 +12,8 @@ import { ArchiveReason, type StoredAuthToken } from '../../src/domain/model';
 import { ARCHIVED_TOKENS, type ArchivedTokenDoc, USERS, type UserDoc } from '../../src/storage/documents';
 import { ensureIndexes } from '../../src/storage/indexes';
 import { MongoTokenStore } from '../../src/storage/mongo-token-store';
+import { MAX_PENDING } from '../../src/storage/token-writes';
+import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { failCommands, failPointOff } from '../support/fail-points';
 import { startTestMongod, type TestMongod } from '../support/mongod';
 import { pollUntil } from '../support/poll';
@@ -185,6 +187,24 @@ test('a sweep goes on past a user whose copy fails, and copies it on a later pas
   const second = await store.pending.sweep(new Date(), undefined);
   expect(second.failure).toBeUndefined();
   expect((await stored(uids[0]!)).pending).toEqual([]);
+});
+
+test(`a user with ${MAX_PENDING} tokens waiting for their copy gets UNAVAILABLE for every write that would add one, and nothing changes`, async () => {
+  const uid = `backlog-${randomUUID().slice(0, 8)}`;
+  const [oldest] = await userAtCap(uid);
+  const waiting = Array.from({ length: MAX_PENDING }, (_, i) => ({ _id: `tid_waiting${i}`, uid, archiveTime: new Date(), reason: 'EVICTED', write: 'w', hash: Buffer.alloc(32) }));
+  await db.collection<UserDoc>(USERS).updateOne({ _id: uid }, { $set: { pending: waiting as never } });
+  const before = await stored(uid);
+  const reason = (call: Promise<unknown>) => call.then(() => 'applied', (error: unknown) => (error instanceof DomainError ? error.reason : String(error)));
+  const now = new Date();
+  expect(await reason(store.issueToken(issue(uid), atCap, now, forever()))).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(await reason(store.deleteToken(uid, { tokenId: oldest!.tokenId }, now, forever()))).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(await reason(store.flushTokens(uid, {}, now, forever()))).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(await reason(store.revokeTokens(uid, [oldest!.tokenHash], now, forever()))).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(await reason(store.deleteUser(uid, now, forever()))).toBe(ErrorReason.SERVICE_UNAVAILABLE);
+  expect(await stored(uid)).toEqual(before);
+  // An unknown uid is still NOT_FOUND.
+  expect(await reason(store.flushTokens(`${uid}-none`, {}, now, forever()))).toBe(ErrorReason.UID_NOT_FOUND);
 });
 
 afterAll(async () => {
