@@ -32,7 +32,7 @@ function check(service: string): Promise<Serving> {
 
 test('starts without its database, serves not-ready and UNAVAILABLE, then becomes ready', async () => {
   const port = await freePort();
-  svc = await startTestService({ MONGODB_URI: `mongodb://127.0.0.1:${port}/?replicaSet=rs0` });
+  svc = await startTestService({ MONGODB_URI: `mongodb://127.0.0.1:${port}/?replicaSet=rs0` }, { untilReady: false });
   health = new HealthClient(`127.0.0.1:${svc.port}`, credentials.createInsecure());
 
   expect(await check('')).toBe(Serving.SERVING);

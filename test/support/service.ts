@@ -2,6 +2,7 @@
 // database, and gives typed clients for it.
 import { randomUUID } from 'node:crypto';
 import { credentials } from '@grpc/grpc-js';
+import { ensureIndexes } from '../../src/storage/indexes';
 import { MongoClient, type Db } from 'mongodb';
 import { inject } from 'vitest';
 import { loadConfig } from '../../src/config';
@@ -24,10 +25,16 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-/** `dbName`: another service's database, to run two replicas of the service side by side. */
+/**
+ * `dbName`: another service's database, to run two replicas of the service side by side.
+ * `untilReady`: resolve once the indexes exist (the default), or at once (a test of a service whose
+ * database is down). The service creates them in the background once its database answers; they
+ * would otherwise appear in the middle of a test (a snapshot of the database taken before them
+ * differs from one taken after).
+ */
 export async function startTestService(
   env: Record<string, string> = {},
-  { dbName = `test_${randomUUID().slice(0, 8)}` } = {},
+  { dbName = `test_${randomUUID().slice(0, 8)}`, untilReady: waitReady = true } = {},
 ): Promise<TestService> {
   const config = loadConfig({
     MONGODB_URI: inject('mongoUri'),
@@ -48,6 +55,7 @@ export async function startTestService(
   const userClient = new UserServiceClient(address, credentials.createInsecure());
   const tokenClient = new AuthTokenServiceClient(address, credentials.createInsecure());
   const mongo = await MongoClient.connect(inject('mongoUri'));
+  if (waitReady) await indexesCreated(config.MONGODB_URI!, dbName, config.ARCHIVE_RETENTION_DAYS);
   return {
     users: promised(UserServiceService, userClient),
     tokens: promised(AuthTokenServiceService, tokenClient),
@@ -64,4 +72,14 @@ export async function startTestService(
       await service.stop();
     },
   };
+}
+
+/** The same creation as the service's own, which may be under way: idempotent. */
+async function indexesCreated(uri: string, dbName: string, retentionDays: number): Promise<void> {
+  const client = await MongoClient.connect(uri);
+  try {
+    await ensureIndexes(client.db(dbName), retentionDays);
+  } finally {
+    await client.close();
+  }
 }
