@@ -7,7 +7,7 @@
 // writes return the cluster time at which they applied (committed-writes.ts), for the cache.
 import { type ClientSession, type Collection, type Db, type Filter, type MongoClient, ObjectId, type Timestamp } from 'mongodb';
 import { authTokenNotFound, serviceUnavailable, tooManyRequests, uidAlreadyExists, uidNotFound } from '../domain/errors';
-import { ArchiveReason, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
+import { ArchiveReason, type PageCursor, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
 import type { Committed, CommittingTokenStore } from './committed-writes';
 import {
@@ -46,6 +46,7 @@ import {
   type TokenCondition,
 } from './token-writes';
 import { PendingArchive } from './pending-archive';
+import { listArchivedTokens } from './archived-tokens-listing';
 import { EXPIRY_INDEX } from './indexes';
 
 const DUPLICATE_KEY = 11000;
@@ -284,22 +285,8 @@ export class MongoTokenStore implements CommittingTokenStore {
     return result.modifiedCount === 1;
   }
 
-  async listArchivedTokens(uid: string, after: { time: Date; id: string } | undefined, limit: number, users: ArchivedUsers, deadline: Deadline) {
-    // The user's pending tokens are archived already (token-writes.ts), though not yet copied.
-    const user = await this.users.findOne({ _id: uid }, { projection: { generation: 1, deletedAt: 1, pending: 1 }, ...timeLimit(deadline) });
-    const current = users === 'current' && user && user.deletedAt === undefined ? user : undefined;
-    // `null` also matches archived tokens of users from before generations existed.
-    const generation = current ? (current.generation ?? null) : undefined;
-    const ofUser: Filter<ArchivedTokenDoc> = current ? { generation } : {};
-    const filter: Filter<ArchivedTokenDoc> = after
-      ? { uid, ...ofUser, $or: [{ archiveTime: { $lt: after.time } }, { archiveTime: after.time, _id: { $lt: after.id } }] }
-      : { uid, ...ofUser };
-    const docs = await this.archive.find(filter, timeLimit(deadline)).sort({ archiveTime: -1, _id: -1 }).limit(limit).toArray();
-    const copied = new Set(docs.map((d) => d._id));
-    const pending = (user?.pending ?? [])
-      .map(archivedDocOf)
-      .filter((p) => !copied.has(p._id) && (!current || (p.generation ?? null) === generation) && (!after || isBefore(p, after)));
-    return [...docs, ...pending].sort(newestArchivedFirst).slice(0, limit).map(toArchivedAuthToken);
+  listArchivedTokens(uid: string, after: PageCursor | undefined, limit: number, whose: ArchivedUsers, deadline: Deadline) {
+    return listArchivedTokens(this.users, this.archive, { uid, after, limit, whose }, deadline);
   }
 
   /** Moves the tokens matching `cond` of the user (and `filter`) to pending, then copies them. */
@@ -376,17 +363,6 @@ function newWrite(): string {
 /** The pending tokens `write` moved. */
 function movedBy(user: Pick<UserDoc, 'pending'>, write: string): PendingArchiveDoc[] {
   return (user.pending ?? []).filter((p) => p.write === write);
-}
-
-/** Archive order: most recently archived first, then by token id, descending (as the archive index). */
-function newestArchivedFirst(a: ArchivedTokenDoc, b: ArchivedTokenDoc): number {
-  return b.archiveTime.getTime() - a.archiveTime.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
-}
-
-/** Strictly after the page cursor, in archive order. */
-function isBefore(doc: ArchivedTokenDoc, after: { time: Date; id: string }): boolean {
-  const t = doc.archiveTime.getTime();
-  return t < after.time.getTime() || (t === after.time.getTime() && doc._id < after.id);
 }
 
 function tokenFilter(ref: TokenRef): { hash: Buffer } | { id: string } {
