@@ -43,6 +43,7 @@ import {
   movingTokens,
   ofDeviceExpr,
   PENDING_HAS_ROOM,
+  type AlsoChanging,
   type TokenCondition,
 } from './token-writes';
 import { PendingArchive } from './pending-archive';
@@ -50,8 +51,11 @@ import { listArchivedTokens } from './archived-tokens-listing';
 import { EXPIRY_INDEX } from './indexes';
 
 const DUPLICATE_KEY = 11000;
-/** What a write that moves tokens reads back: the pending list, its own entries and any left before. */
-const PENDING_FIELDS = { pending: 1 } as const;
+/**
+ * What a write that moves tokens reads back: the pending list, its own entries and any left
+ * before; and which user it is (a deleted user's document is removed by its generation).
+ */
+const PENDING_FIELDS = { pending: 1, generation: 1 } as const;
 /**
  * The last-use write rides on the login check, so it may not hold it up: it is best effort, and
  * a slow database (or a document under heavy writes) must not delay the answer.
@@ -97,20 +101,9 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async deleteUser(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    const write = newWrite();
-    const { result: after, committedAt } = await this.applied((session) =>
-      this.users.findOneAndUpdate(
-        { _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM },
-        movingTokens(true, ArchiveReason.USER_DELETED, now, write, { deletedAt: now }),
-        { session, projection: { ...PENDING_FIELDS, generation: 1 }, returnDocument: 'after', ...timeLimit(deadline) },
-      ),
-    );
-    if (!after) {
-      await this.existingUser(uid, deadline);
-      throw uidNotFound(uid);
-    }
-    await this.copyPending(uid, after, deadline, { generation: after.generation });
-    return { result: movedBy(after, write).length, committedAt };
+    const { moved, committedAt } = await this.moveTokens(uid, {}, true, ArchiveReason.USER_DELETED, now, deadline, { deletedAt: now });
+    if (!moved) throw await this.noSuchUser(uid, deadline);
+    return { result: moved.length, committedAt };
   }
 
   async issueToken(token: StoredAuthToken, options: IssueOptions, now: Date, deadline: Deadline): Promise<Committed<IssueResult>> {
@@ -181,11 +174,9 @@ export class MongoTokenStore implements CommittingTokenStore {
 
   async deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline) {
     const match = tokenFilter(ref);
-    const write = newWrite();
-    const { result: after, committedAt } = await this.moveTokens(uid, { tokens: { $elemMatch: match } }, isTokenExpr(match), ArchiveReason.DELETED, now, write, deadline);
-    if (!after) throw await this.notFound(uid, deadline);
-    const [deleted] = movedBy(after, write);
-    return { result: toArchivedAuthToken(archivedDocOf(deleted!)), committedAt };
+    const { moved, committedAt } = await this.moveTokens(uid, { tokens: { $elemMatch: match } }, isTokenExpr(match), ArchiveReason.DELETED, now, deadline);
+    if (!moved) throw await this.notFound(uid, deadline);
+    return { result: toArchivedAuthToken(archivedDocOf(moved[0]!)), committedAt };
   }
 
   async flushTokens(uid: string, { except, deviceId }: FlushScope, now: Date, deadline: Deadline): Promise<Committed<number>> {
@@ -194,38 +185,30 @@ export class MongoTokenStore implements CommittingTokenStore {
       ...(kept ? [{ $not: [isTokenExpr(kept)] }] : []),
       ...(deviceId !== undefined ? [ofDeviceExpr(deviceId)] : []),
     ];
-    const write = newWrite();
-    const { result: after, committedAt } = await this.moveTokens(
+    const { moved, committedAt } = await this.moveTokens(
       uid,
       kept ? { tokens: { $elemMatch: kept } } : {},
       flushed.length === 0 ? true : { $and: flushed },
       ArchiveReason.FLUSHED,
       now,
-      write,
       deadline,
     );
-    if (!after && kept) throw await this.notFound(uid, deadline);
-    if (!after) {
-      await this.existingUser(uid, deadline);
-      throw uidNotFound(uid);
-    }
-    const count = movedBy(after, write).length;
-    return { result: count, committedAt: count > 0 ? committedAt : undefined };
+    if (!moved) throw kept ? await this.notFound(uid, deadline) : await this.noSuchUser(uid, deadline);
+    return { result: moved.length, committedAt: moved.length > 0 ? committedAt : undefined };
   }
 
   async revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
-    const write = newWrite();
-    const { result: after, committedAt } = await this.moveTokens(
+    const { moved, committedAt } = await this.moveTokens(
       uid,
       { tokens: { $elemMatch: { hash: { $in: [...tokenHashes] } } } },
       hashInExpr(tokenHashes),
       ArchiveReason.LEAKED,
       now,
-      write,
       deadline,
     );
-    if (!after) await this.existingUser(uid, deadline);
-    const revoked = after ? movedBy(after, write).map((p) => p.hash) : [];
+    // An unknown user revokes nothing (token-store.ts), unless its archive backlog is what stopped the write.
+    if (!moved) await this.existingUser(uid, deadline);
+    const revoked = (moved ?? []).map((p) => p.hash);
     return { result: revoked, committedAt: revoked.length > 0 ? committedAt : undefined };
   }
 
@@ -242,12 +225,12 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    const write = newWrite();
-    const { result: after, committedAt } = await this.moveTokens(uid, {}, isExpiredExpr(now, this.idleMs), ArchiveReason.EXPIRED, now, write, deadline, {
+    const { moved, committedAt } = await this.moveTokens(uid, {}, isExpiredExpr(now, this.idleMs), ArchiveReason.EXPIRED, now, deadline, {
       nextExpiry: { idleMs: this.idleMs },
     });
-    if (!after) await this.existingUser(uid, deadline);
-    const count = after ? movedBy(after, write).length : 0;
+    // An unknown user has nothing to expire, unless its archive backlog is what stopped the write.
+    if (!moved) await this.existingUser(uid, deadline);
+    const count = moved?.length ?? 0;
     return { result: count, committedAt: count > 0 ? committedAt : undefined };
   }
 
@@ -289,18 +272,21 @@ export class MongoTokenStore implements CommittingTokenStore {
     return listArchivedTokens(this.users, this.archive, { uid, after, limit, whose }, deadline);
   }
 
-  /** Moves the tokens matching `cond` of the user (and `filter`) to pending, then copies them. */
+  /**
+   * Moves the tokens matching `cond` of the user (and `filter`) to pending, then copies them.
+   * Resolves with the tokens this write moved, or null when it matched no document.
+   */
   private async moveTokens(
     uid: string,
     filter: Filter<UserDoc>,
     cond: TokenCondition,
     reason: ArchiveReason,
     now: Date,
-    write: string,
     deadline: Deadline,
-    also?: Parameters<typeof movingTokens>[4],
-  ): Promise<Committed<Pick<UserDoc, 'pending'> | null>> {
-    const moved = await this.applied((session) =>
+    also?: AlsoChanging,
+  ): Promise<{ moved: PendingArchiveDoc[] | null; committedAt: Timestamp | undefined }> {
+    const write = newWrite();
+    const { result: after, committedAt } = await this.applied((session) =>
       this.users.findOneAndUpdate({ _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM, ...filter }, movingTokens(cond, reason, now, write, also), {
         session,
         projection: PENDING_FIELDS,
@@ -308,8 +294,11 @@ export class MongoTokenStore implements CommittingTokenStore {
         ...timeLimit(deadline),
       }),
     );
-    if (moved.result) await this.copyPending(uid, moved.result, deadline);
-    return moved;
+    if (!after) return { moved: null, committedAt };
+    // DeleteUser's document goes once its tokens are copied: that user's, by its generation.
+    const deleted = also && 'deletedAt' in also ? { generation: after.generation } : undefined;
+    await this.copyPending(uid, after, deadline, deleted);
+    return { moved: movedBy(after, write), committedAt };
   }
 
   /**
@@ -337,6 +326,12 @@ export class MongoTokenStore implements CommittingTokenStore {
   /** Which of the two not-found errors applies, once a lookup or write has matched nothing. */
   private async notFound(uid: string, deadline: Deadline) {
     return (await this.existingUser(uid, deadline)) ? authTokenNotFound() : uidNotFound(uid);
+  }
+
+  /** The error of a write of the whole user that matched nothing: no such user (or its backlog, thrown). */
+  private async noSuchUser(uid: string, deadline: Deadline) {
+    await this.existingUser(uid, deadline);
+    return uidNotFound(uid);
   }
 
   /**
