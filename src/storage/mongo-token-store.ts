@@ -309,7 +309,10 @@ export class MongoTokenStore implements CommittingTokenStore {
    * answered DEADLINE_EXCEEDED, which its client would retry. The copy goes on regardless.
    */
   private async copyPending(uid: string, user: Pick<UserDoc, 'pending'>, deadline: Deadline, deleted?: { generation: string | undefined }): Promise<void> {
-    const copying = this.pending.copy(uid, user.pending ?? [], deleted).catch(() => undefined);
+    const copying = this.pending.copyIfRoom(uid, user.pending ?? [], deleted).then(
+      () => undefined,
+      () => undefined,
+    );
     const leftMs = deadline.at - Date.now();
     if (!Number.isFinite(leftMs)) return copying;
     let timer: NodeJS.Timeout | undefined;

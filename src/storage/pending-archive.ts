@@ -19,12 +19,37 @@ export const COPY_BUDGET_MS = 10_000;
 const SWEEP_PAGE = 100;
 /** Pages one sweep pass reads at most (the next pass goes on from there). */
 const SWEEP_PAGES = 10;
+/**
+ * Copies running at once, at most. A call waits for its copy only until its deadline, and the copy
+ * goes on after it (mongo-token-store.ts): callers with short deadlines against a slow archive
+ * could otherwise pile up copies without end. Past it, a write leaves its tokens pending for the
+ * sweep, which takes them one user at a time.
+ */
+export const MAX_COPIES_IN_FLIGHT = 64;
 
 export class PendingArchive {
+  private copiesInFlight = 0;
+
   constructor(
     private readonly users: Collection<UserDoc>,
     private readonly archive: Collection<ArchivedTokenDoc>,
+    private readonly maxCopiesInFlight = MAX_COPIES_IN_FLIGHT,
   ) {}
+
+  /**
+   * `copy`, unless MAX_COPIES_IN_FLIGHT copies are running already: then the tokens stay pending
+   * (archived, never valid) for the sweep. Resolves with whether it copied.
+   */
+  async copyIfRoom(uid: string, pending: readonly PendingArchiveDoc[], deleted?: { generation: string | undefined }): Promise<boolean> {
+    if (this.copiesInFlight >= this.maxCopiesInFlight) return false;
+    this.copiesInFlight++;
+    try {
+      await this.copy(uid, pending, deleted);
+      return true;
+    } finally {
+      this.copiesInFlight--;
+    }
+  }
 
   /**
    * Copies `pending` (read from `uid`'s document) into the archive, then removes them from the

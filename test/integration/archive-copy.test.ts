@@ -12,6 +12,7 @@ import { ArchiveReason, type StoredAuthToken } from '../../src/domain/model';
 import { ARCHIVED_TOKENS, type ArchivedTokenDoc, USERS, type UserDoc } from '../../src/storage/documents';
 import { ensureIndexes } from '../../src/storage/indexes';
 import { MongoTokenStore } from '../../src/storage/mongo-token-store';
+import { PendingArchive } from '../../src/storage/pending-archive';
 import { MAX_PENDING } from '../../src/storage/token-writes';
 import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { failCommands, failPointOff } from '../support/fail-points';
@@ -169,6 +170,28 @@ test('a write whose copy is held answers by its deadline, and the copy still hap
   expect(elapsedMs).toBeLessThan(1_000);
   await pollUntil('the held copy finishes', () => stored(uid), (s) => s.pending.length === 0, { timeoutMs: 10_000, intervalMs: 50 });
   expect((await stored(uid)).archived).toEqual([oldest!.tokenId]);
+});
+
+test('copies running at once are bounded: past the bound, a write leaves its tokens pending for the sweep', async () => {
+  const pendingArchive = new PendingArchive(db.collection<UserDoc>(USERS), db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS), 1);
+  const [held, skipped] = [`bound-a-${randomUUID().slice(0, 8)}`, `bound-b-${randomUUID().slice(0, 8)}`];
+  for (const uid of [held, skipped]) {
+    await userAtCap(uid);
+    await failNextArchiveCopy();
+    await store.issueToken(issue(uid), atCap, new Date(), forever());
+  }
+  const pendingOf = async (uid: string) => (await db.collection<UserDoc>(USERS).findOne({ _id: uid }))!.pending!;
+  const hold = await failCommands(admin!.db('admin'), { commands: ['insert'], appName: APP, blockMs: 1_000 });
+  const first = pendingArchive.copyIfRoom(held, await pendingOf(held));
+  await hold.entered();
+  // The one copy allowed is running: the second is not made.
+  expect(await pendingArchive.copyIfRoom(skipped, await pendingOf(skipped))).toBe(false);
+  expect(await first).toBe(true);
+  expect((await stored(held)).pending).toEqual([]);
+  expect((await stored(skipped)).pending).toHaveLength(1);
+  // With room again, it is.
+  expect(await pendingArchive.copyIfRoom(skipped, await pendingOf(skipped))).toBe(true);
+  expect((await stored(skipped)).pending).toEqual([]);
 });
 
 test('a sweep goes on past a user whose copy fails, and copies it on a later pass', async () => {
