@@ -26,7 +26,7 @@ export type TokenCondition = Expr;
 /** The token fields an archived token keeps (all but id, which becomes _id, and the hash). */
 const ARCHIVED_FIELDS = ['createTime', 'updateTime', 'lastUsedTime', 'platform', 'deviceId', 'userAgent', 'appInfo', 'expireTime'] as const;
 /** Working fields of the pipelines, removed before the document is written. */
-const SCRATCH = ['_kept', '_moved', '_new', '_all'];
+const SCRATCH = ['_kept', '_moved', '_new'];
 
 const tokensWhere = (input: Expr, cond: TokenCondition) => ({ $filter: { input, as: 't', cond } });
 const literal = (value: unknown) => ({ $literal: value });
@@ -140,24 +140,28 @@ export interface Issuing {
  * is added strictly newest (stamped 1 ms after the newest active token when the clock says
  * otherwise, so it is never itself evicted), and the oldest beyond `max` move to pending as
  * EVICTED: the capped array ($slice keeps the newest `max`), with nothing dropped.
+ *
+ * Every stage is a pass over the document. Without a device to replace (the common create) every
+ * active token is kept, so no stage filters the array.
  */
 export function issuing({ token, max, replaceDeviceId, expiresAt, createLimit, now, write }: Issuing): object[] {
-  const replaced = replaceDeviceId === undefined ? false : ofDeviceExpr(replaceDeviceId);
-  const createTime = { $max: [token.createTime, { $add: [{ $max: '$_kept.createTime' }, 1] }] };
-  const evictedCount = { $subtract: [{ $size: '$_all' }, max] };
+  const replaced = replaceDeviceId === undefined ? undefined : ofDeviceExpr(replaceDeviceId);
+  const kept = replaced === undefined ? '$tokens' : '$_kept';
+  const createTime = { $max: [token.createTime, { $add: [{ $max: `${kept}.createTime` }, 1] }] };
+  // The new token is the newest, so the evicted are the oldest kept: all of them but max - 1.
+  const evictedCount = { $subtract: [{ $size: kept }, max - 1] };
   // Below the cap nothing is evicted: $cond spares $slice a count of 0 or less.
-  const evicted = { $cond: [{ $gt: [evictedCount, 0] }, { $slice: ['$_all', evictedCount] }, []] };
+  const evicted = { $cond: [{ $gt: [evictedCount, 0] }, { $slice: [kept, evictedCount] }, []] };
   return [
-    { $set: { _moved: tokensWhere('$tokens', replaced), _kept: tokensWhere('$tokens', { $not: [replaced] }) } },
+    ...(replaced === undefined ? [] : [{ $set: { _moved: tokensWhere('$tokens', replaced), _kept: tokensWhere('$tokens', { $not: [replaced] }) } }]),
     { $set: { _new: { $mergeObjects: [literal(token), { createTime, updateTime: createTime }] } } },
-    { $set: { _all: { $concatArrays: ['$_kept', ['$_new']] } } },
     {
       $set: {
-        tokens: { $slice: ['$_all', -max] },
+        tokens: { $slice: [{ $concatArrays: [kept, ['$_new']] }, -max] },
         pending: {
           $concatArrays: [
             { $ifNull: ['$pending', []] },
-            pendingOf('$_moved', ArchiveReason.REPLACED, now, write),
+            ...(replaced === undefined ? [] : [pendingOf('$_moved', ArchiveReason.REPLACED, now, write)]),
             pendingOf(evicted, ArchiveReason.EVICTED, now, write),
           ],
         },
@@ -165,8 +169,9 @@ export function issuing({ token, max, replaceDeviceId, expiresAt, createLimit, n
         ...(expiresAt && { nextExpiry: { $min: ['$nextExpiry', expiresAt] } }),
         // `at` never moves back: a replica whose clock is behind must not refill the bucket twice.
         ...(createLimit && { createBucket: { tokens: { $subtract: [bucketTokens(now, createLimit), 1] }, at: { $max: [now, '$createBucket.at'] } } }),
+        // Every expression above reads the stage's input, so the scratch fields can go here.
+        ...Object.fromEntries(SCRATCH.map((field) => [field, '$$REMOVE'])),
       },
     },
-    { $unset: SCRATCH },
   ];
 }
