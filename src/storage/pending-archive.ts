@@ -6,10 +6,11 @@
 //
 // Whoever finds pending tokens copies them: the write that moved them, right after; any later
 // write of that user (it reads them back with its own); and the sweep below, at start-up and
-// then periodically, for the users of a replica that died in between.
+// then periodically, for the users of a replica that died in between. A deleted user's document
+// goes the same way once its tokens are copied, and the sweep finds it even with none.
 import type { Collection } from 'mongodb';
 import type { Logger } from '../observability/logger';
-import { PENDING_INDEX } from './indexes';
+import { DELETED_USERS_INDEX, PENDING_INDEX } from './indexes';
 import { type ArchivedTokenDoc, archivedDocOf, type PendingArchiveDoc, type UserDoc } from './documents';
 
 const DUPLICATE_KEY = 11000;
@@ -26,6 +27,17 @@ const SWEEP_PAGES = 10;
  * sweep, which takes them one user at a time.
  */
 export const MAX_COPIES_IN_FLIGHT = 64;
+
+/**
+ * What the sweep walks, each in uid order through a partial index of its own: the users with tokens
+ * pending, and the deleted users' documents, which a deleted user without tokens leaves with
+ * nothing pending should its removal fail.
+ */
+const SWEPT = {
+  pending: { since: 'pending.archiveTime', index: PENDING_INDEX },
+  deletedUsers: { since: 'deletedAt', index: DELETED_USERS_INDEX },
+} as const;
+export type Swept = keyof typeof SWEPT;
 
 export class PendingArchive {
   private copiesInFlight = 0;
@@ -81,20 +93,25 @@ export class PendingArchive {
   }
 
   /**
-   * One pass over the users with tokens pending since before `before`, in uid order from `after`
-   * (a range of the shard key: deploy/mongodb/). Resolves with where the next pass starts
-   * (undefined: from the first uid again), how many tokens it copied, and the first copy that
-   * failed, if any (the walk goes on past it).
+   * One pass over the users with tokens pending (or, `deletedUsers`, deleted) since before `before`,
+   * in uid order from `after` (a range of the shard key: deploy/mongodb/). Resolves with where the
+   * next pass starts (undefined: from the first uid again), how many tokens it copied, and the
+   * first copy that failed, if any (the walk goes on past it).
    */
-  async sweep(before: Date, after: string | undefined): Promise<{ next: string | undefined; copied: number; failure?: unknown }> {
+  async sweep(
+    before: Date,
+    after: string | undefined,
+    what: Swept = 'pending',
+  ): Promise<{ next: string | undefined; copied: number; failure?: unknown }> {
+    const { since, index } = SWEPT[what];
     let cursor = after;
     let copied = 0;
     let failure: unknown;
     for (let page = 0; page < SWEEP_PAGES; page++) {
       const users = await this.users
         .find(
-          { ...(cursor !== undefined && { _id: { $gt: cursor } }), 'pending.archiveTime': { $lte: before } },
-          { projection: PENDING_STATE, sort: { _id: 1 }, limit: SWEEP_PAGE, hint: PENDING_INDEX, maxTimeMS: COPY_BUDGET_MS },
+          { ...(cursor !== undefined && { _id: { $gt: cursor } }), [since]: { $lte: before } },
+          { projection: PENDING_STATE, sort: { _id: 1 }, limit: SWEEP_PAGE, hint: index, maxTimeMS: COPY_BUDGET_MS },
         )
         .toArray();
       for (const user of users) {
@@ -132,13 +149,18 @@ export function sweepPendingArchive(pending: PendingArchive, intervalMs: number,
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
-  let cursor: string | undefined;
+  const cursors: Record<Swept, string | undefined> = { pending: undefined, deletedUsers: undefined };
   let failing = false;
   const pass = async () => {
     try {
-      const { next, copied, failure } = await pending.sweep(new Date(Date.now() - graceMs), cursor);
-      cursor = next;
-      if (copied > 0) log.info({ copied }, 'archived tokens left pending by an interrupted write');
+      const before = new Date(Date.now() - graceMs);
+      let failure: unknown;
+      for (const what of Object.keys(cursors) as Swept[]) {
+        const walked = await pending.sweep(before, cursors[what], what);
+        cursors[what] = walked.next;
+        failure ??= walked.failure;
+        if (walked.copied > 0) log.info({ copied: walked.copied }, 'archived tokens left pending by an interrupted write');
+      }
       if (failure !== undefined) throw failure;
       failing = false;
     } catch (error) {

@@ -1,7 +1,7 @@
 // Proves, with the database's own explain() output, the query shape of everything the service
 // sends (deploy/mongodb/ shards `users` by _id and `archived_tokens` by uid): every RPC reads or
 // writes one user document through the _id index, or one uid's range of the archive; the recovery
-// sweep walks a range of uids through its partial index. The expiry sweep's query is the one that
+// sweep walks a range of uids through its partial indexes. The expiry sweep's query is the one that
 // names no uid, on purpose (deploy/mongodb/README.md): it reads the next_expiry index up to now,
 // only the users that are due. No collection scan anywhere.
 //
@@ -18,7 +18,7 @@ import { grpcError } from '../support/grpc-status';
 import { createUser, issueMany } from './helpers';
 import { MongoTokenStore } from '../../src/storage/mongo-token-store';
 import { callDeadline } from '../../src/domain/deadline';
-import { EXPIRY_INDEX, PENDING_INDEX } from '../../src/storage/indexes';
+import { DELETED_USERS_INDEX, EXPIRY_INDEX, PENDING_INDEX } from '../../src/storage/indexes';
 
 let svc: TestService;
 let mongo: MongoClient;
@@ -54,7 +54,8 @@ const NOT_EXPLAINABLE = [
 function isBackground(entry: Document, step: string): boolean {
   const command = entry.originatingCommand ?? entry.command;
   const pipeline = command?.pipeline as Document[] | undefined;
-  return pipeline?.[0]?.$changeStream !== undefined || (command?.hint === PENDING_INDEX && !step.startsWith('recovery sweep'));
+  const sweepWalk = command?.hint === PENDING_INDEX || command?.hint === DELETED_USERS_INDEX;
+  return pipeline?.[0]?.$changeStream !== undefined || (sweepWalk && !step.startsWith('recovery sweep'));
 }
 
 beforeAll(async () => {
@@ -111,6 +112,7 @@ beforeAll(async () => {
     await run('expiry sweep: users with a token due', () => store.usersWithExpiredTokens(later, 100, forever()));
     await run('expiry sweep: one user', () => store.expireTokens(OTHER_UID, later, forever()));
     await run('recovery sweep: users with tokens pending', () => store.pending.sweep(later, SWEEP_AFTER));
+    await run('recovery sweep: deleted users', () => store.pending.sweep(later, SWEEP_AFTER, 'deletedUsers'));
   } finally {
     await svc.db.command({ profile: 0 });
   }
@@ -197,7 +199,12 @@ function isPoint(list: unknown): boolean {
   return low === high;
 }
 
-const SWEEPS = ['expiry sweep: users with a token due', 'recovery sweep: users with tokens pending'];
+const SWEEPS = ['expiry sweep: users with a token due', 'recovery sweep: users with tokens pending', 'recovery sweep: deleted users'];
+/** The recovery sweep's walks, by the partial index each reads. */
+const SWEEP_INDEXES: Record<string, string> = {
+  'recovery sweep: users with tokens pending': PENDING_INDEX,
+  'recovery sweep: deleted users': DELETED_USERS_INDEX,
+};
 const RPCS = [
   'GetUser',
   'CreateUser',
@@ -238,8 +245,8 @@ describe('explain(): one user document, one range of uids, or (the expiry sweep)
         // The archive: one uid's range of its uid index.
         expect(isPoint(bounds['uid_archive_time']?.uid), message).toBe(true);
       } else if (step.startsWith('recovery sweep')) {
-        // A walk: uids after the cursor, through the partial index of the users with tokens pending.
-        expect(bounds[PENDING_INDEX]?._id, message).toEqual([`("${SWEEP_AFTER}", {})`]);
+        // A walk: uids after the cursor, through the partial index of the users it looks for.
+        expect(bounds[SWEEP_INDEXES[step]!]?._id, message).toEqual([`("${SWEEP_AFTER}", {})`]);
       } else if (step.startsWith('expiry sweep: users')) {
         // The users due: the next_expiry index up to now, nothing later (every shard reads its own).
         const [range] = (bounds[EXPIRY_INDEX]?.nextExpiry ?? []) as string[];

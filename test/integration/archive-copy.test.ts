@@ -12,7 +12,8 @@ import { ArchiveReason, type StoredAuthToken } from '../../src/domain/model';
 import { ARCHIVED_TOKENS, type ArchivedTokenDoc, USERS, type UserDoc } from '../../src/storage/documents';
 import { ensureIndexes } from '../../src/storage/indexes';
 import { MongoTokenStore } from '../../src/storage/mongo-token-store';
-import { PendingArchive } from '../../src/storage/pending-archive';
+import { PendingArchive, sweepPendingArchive } from '../../src/storage/pending-archive';
+import { createLogger } from '../../src/observability/logger';
 import { MAX_PENDING } from '../../src/storage/token-writes';
 import { DomainError, ErrorReason } from '../../src/domain/errors';
 import { failCommands, failPointOff } from '../support/fail-points';
@@ -210,6 +211,33 @@ test('a sweep goes on past a user whose copy fails, and copies it on a later pas
   const second = await store.pending.sweep(new Date(), undefined);
   expect(second.failure).toBeUndefined();
   expect((await stored(uids[0]!)).pending).toEqual([]);
+});
+
+test('a user deleted with no tokens, whose document removal fails, is removed by the sweep all the same', async () => {
+  const uid = `bare-${randomUUID().slice(0, 8)}`;
+  const now = new Date();
+  await store.createUser({ uid, name: 'Bare Name', metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await failCommands(admin!.db('admin'), { commands: ['delete'], appName: APP, blockMs: 0, data: { errorCode: 96 } });
+  expect((await store.deleteUser(uid, new Date(), forever())).result).toBe(0);
+  const document = () => db.collection<UserDoc>(USERS).findOne({ _id: uid });
+  // The removal failed: the document stays, with the user's name, marked deleted and nothing pending.
+  expect(await document()).toMatchObject({ name: 'Bare Name', deletedAt: expect.any(Date) });
+  expect((await document())!.pending ?? []).toEqual([]);
+  expect(await store.getUser(uid, forever())).toBeUndefined();
+
+  // Nothing is pending, so the walk of pending tokens passes it by.
+  expect((await store.pending.sweep(new Date(), undefined)).failure).toBeUndefined();
+  expect(await document()).not.toBeNull();
+  // The walk of deleted users leaves it while it is not yet due (deleted within the grace).
+  expect((await store.pending.sweep(new Date(Date.now() - 60_000), undefined, 'deletedUsers')).failure).toBeUndefined();
+  expect(await document()).not.toBeNull();
+  // A replica's periodic sweep runs both walks: the document goes.
+  const sweeping = sweepPendingArchive(store.pending, 20, 0, createLogger('silent'));
+  try {
+    await pollUntil('the sweep removes the deleted user', document, (doc) => doc === null, { timeoutMs: 10_000, intervalMs: 20 });
+  } finally {
+    await sweeping.stop();
+  }
 });
 
 test(`a user with ${MAX_PENDING} tokens waiting for their copy gets UNAVAILABLE for every write that would add one, and nothing changes`, async () => {
