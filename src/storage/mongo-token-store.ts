@@ -3,9 +3,10 @@
 //
 // Every change to a user's tokens is one atomic update of its document (token-writes.ts): tokens
 // that stop being active move into the document's `pending` list in that same update, and are
-// copied to the archive right after (pending-archive.ts). No transaction anywhere. The revoking
-// writes return the cluster time at which they applied (committed-writes.ts), for the cache.
-import { type ClientSession, type Collection, type Db, type Filter, type MongoClient, ObjectId, type Timestamp } from 'mongodb';
+// copied to the archive right after (token-moves.ts, pending-archive.ts). No transaction anywhere.
+// The revoking writes return the cluster time at which they applied (committed-writes.ts), for the
+// cache.
+import type { Collection, Db, MongoClient } from 'mongodb';
 import { authTokenNotFound, serviceUnavailable, tooManyRequests, uidAlreadyExists, uidNotFound } from '../domain/errors';
 import { ArchiveReason, type PageCursor, type StoredAuthToken, type TokenRef, type User } from '../domain/model';
 import type { ArchivedUsers, FlushScope, IssueOptions, IssueResult, TokenChanges } from '../domain/token-store';
@@ -16,7 +17,6 @@ import {
   archivedDocOf,
   EXISTING_USER,
   PUBLIC_TOKEN_FIELDS,
-  type PendingArchiveDoc,
   type TokenDoc,
   USER_FIELDS,
   USERS,
@@ -40,22 +40,16 @@ import {
   isTokenExpr,
   issuing,
   MAX_PENDING,
-  movingTokens,
   ofDeviceExpr,
   PENDING_HAS_ROOM,
-  type AlsoChanging,
   type TokenCondition,
 } from './token-writes';
 import { PendingArchive } from './pending-archive';
+import { movedBy, newWrite, PENDING_FIELDS, TokenMoves } from './token-moves';
 import { listArchivedTokens } from './archived-tokens-listing';
 import { EXPIRY_INDEX } from './indexes';
 
 const DUPLICATE_KEY = 11000;
-/**
- * What a write that moves tokens reads back: the pending list, its own entries and any left
- * before; and which user it is (a deleted user's document is removed by its generation).
- */
-const PENDING_FIELDS = { pending: 1, generation: 1 } as const;
 /**
  * The last-use write rides on the login check, so it may not hold it up: it is best effort, and
  * a slow database (or a document under heavy writes) must not delay the answer.
@@ -66,6 +60,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   private readonly users: Collection<UserDoc>;
   private readonly archive: Collection<ArchivedTokenDoc>;
   readonly pending: PendingArchive;
+  private readonly moves: TokenMoves;
 
   /** @param idleMs the server's idle timeout (expiry.ts); undefined: off. */
   constructor(
@@ -76,6 +71,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     this.users = db.collection<UserDoc>(USERS);
     this.archive = db.collection<ArchivedTokenDoc>(ARCHIVED_TOKENS);
     this.pending = new PendingArchive(this.users, this.archive);
+    this.moves = new TokenMoves(client, this.users, this.pending);
   }
 
   async createUser(user: User, firstToken: StoredAuthToken | undefined, deadline: Deadline): Promise<void> {
@@ -101,7 +97,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async deleteUser(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    const { moved, committedAt } = await this.moveTokens(uid, {}, true, ArchiveReason.USER_DELETED, now, deadline, { deletedAt: now });
+    const { moved, committedAt } = await this.moves.move(uid, {}, true, ArchiveReason.USER_DELETED, now, deadline, { deletedAt: now });
     if (!moved) throw await this.noSuchUser(uid, deadline);
     return { result: moved.length, committedAt };
   }
@@ -111,7 +107,7 @@ export class MongoTokenStore implements CommittingTokenStore {
     const doc = toTokenDoc(token);
     const write = newWrite();
     const { createLimit } = options;
-    const { result: after, committedAt } = await this.applied((session) =>
+    const { result: after, committedAt } = await this.moves.applied((session) =>
       this.users.findOneAndUpdate(
         { _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM, ...(createLimit && bucketHasToken(now, createLimit)) },
         issuing({
@@ -127,7 +123,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       ),
     );
     if (!after) throw await this.notIssued(uid, now, options, deadline);
-    await this.copyPending(uid, after, deadline);
+    await this.moves.copyPending(uid, after, deadline);
     const moved = movedBy(after, write);
     const idsOf = (reason: ArchiveReason) => moved.filter((p) => p.reason === reason).map((p) => p._id);
     return {
@@ -174,7 +170,7 @@ export class MongoTokenStore implements CommittingTokenStore {
 
   async deleteToken(uid: string, ref: TokenRef, now: Date, deadline: Deadline) {
     const match = tokenFilter(ref);
-    const { moved, committedAt } = await this.moveTokens(uid, { tokens: { $elemMatch: match } }, isTokenExpr(match), ArchiveReason.DELETED, now, deadline);
+    const { moved, committedAt } = await this.moves.move(uid, { tokens: { $elemMatch: match } }, isTokenExpr(match), ArchiveReason.DELETED, now, deadline);
     if (!moved) throw await this.notFound(uid, deadline);
     return { result: toArchivedAuthToken(archivedDocOf(moved[0]!)), committedAt };
   }
@@ -185,7 +181,7 @@ export class MongoTokenStore implements CommittingTokenStore {
       ...(kept ? [{ $not: [isTokenExpr(kept)] }] : []),
       ...(deviceId !== undefined ? [ofDeviceExpr(deviceId)] : []),
     ];
-    const { moved, committedAt } = await this.moveTokens(
+    const { moved, committedAt } = await this.moves.move(
       uid,
       kept ? { tokens: { $elemMatch: kept } } : {},
       flushed.length === 0 ? true : { $and: flushed },
@@ -198,7 +194,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async revokeTokens(uid: string, tokenHashes: readonly Buffer[], now: Date, deadline: Deadline): Promise<Committed<Buffer[]>> {
-    const { moved, committedAt } = await this.moveTokens(
+    const { moved, committedAt } = await this.moves.move(
       uid,
       { tokens: { $elemMatch: { hash: { $in: [...tokenHashes] } } } },
       hashInExpr(tokenHashes),
@@ -225,7 +221,7 @@ export class MongoTokenStore implements CommittingTokenStore {
   }
 
   async expireTokens(uid: string, now: Date, deadline: Deadline): Promise<Committed<number>> {
-    const { moved, committedAt } = await this.moveTokens(uid, {}, isExpiredExpr(now, this.idleMs), ArchiveReason.EXPIRED, now, deadline, {
+    const { moved, committedAt } = await this.moves.move(uid, {}, isExpiredExpr(now, this.idleMs), ArchiveReason.EXPIRED, now, deadline, {
       nextExpiry: { idleMs: this.idleMs },
     });
     // An unknown user has nothing to expire, unless its archive backlog is what stopped the write.
@@ -272,60 +268,6 @@ export class MongoTokenStore implements CommittingTokenStore {
     return listArchivedTokens(this.users, this.archive, { uid, after, limit, whose }, deadline);
   }
 
-  /**
-   * Moves the tokens matching `cond` of the user (and `filter`) to pending, then copies them.
-   * Resolves with the tokens this write moved, or null when it matched no document.
-   */
-  private async moveTokens(
-    uid: string,
-    filter: Filter<UserDoc>,
-    cond: TokenCondition,
-    reason: ArchiveReason,
-    now: Date,
-    deadline: Deadline,
-    also?: AlsoChanging,
-  ): Promise<{ moved: PendingArchiveDoc[] | null; committedAt: Timestamp | undefined }> {
-    const write = newWrite();
-    const { result: after, committedAt } = await this.applied((session) =>
-      this.users.findOneAndUpdate({ _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM, ...filter }, movingTokens(cond, reason, now, write, also), {
-        session,
-        projection: PENDING_FIELDS,
-        returnDocument: 'after',
-        ...timeLimit(deadline),
-      }),
-    );
-    if (!after) return { moved: null, committedAt };
-    // DeleteUser's document goes once its tokens are copied: that user's, by its generation.
-    const deleted = also && 'deletedAt' in also ? { generation: after.generation } : undefined;
-    await this.copyPending(uid, after, deadline, deleted);
-    return { moved: movedBy(after, write), committedAt };
-  }
-
-  /**
-   * Copies what is pending in `user` (this write's tokens and any an earlier write left). The write
-   * has applied whatever happens here: a failed copy leaves the tokens pending (archived, listed,
-   * never valid) for the user's next write or the sweep (pending-archive.ts), and the call succeeds.
-   * The call waits for the copy until its deadline, not longer: an applied write must not be
-   * answered DEADLINE_EXCEEDED, which its client would retry. The copy goes on regardless.
-   */
-  private async copyPending(uid: string, user: Pick<UserDoc, 'pending'>, deadline: Deadline, deleted?: { generation: string | undefined }): Promise<void> {
-    const copying = this.pending.copyIfRoom(uid, user.pending ?? [], deleted).then(
-      () => undefined,
-      () => undefined,
-    );
-    const leftMs = deadline.at - Date.now();
-    if (!Number.isFinite(leftMs)) return copying;
-    let timer: NodeJS.Timeout | undefined;
-    const deadlinePassed = new Promise<void>((done) => (timer = setTimeout(done, Math.max(0, leftMs))));
-    await Promise.race([copying, deadlinePassed]);
-    clearTimeout(timer);
-  }
-
-  /** Runs one write and says when it applied: the cluster time the cache's change feed waits for. */
-  private applied<T>(write: (session: ClientSession) => Promise<T>): Promise<{ result: T; committedAt: Timestamp | undefined }> {
-    return this.client.withSession(async (session) => ({ result: await write(session), committedAt: session.operationTime }));
-  }
-
   /** Which of the two not-found errors applies, once a lookup or write has matched nothing. */
   private async notFound(uid: string, deadline: Deadline) {
     return (await this.existingUser(uid, deadline)) ? authTokenNotFound() : uidNotFound(uid);
@@ -351,16 +293,6 @@ export class MongoTokenStore implements CommittingTokenStore {
     }
     return user;
   }
-}
-
-/** A new write's name, which marks the tokens it moves to pending. */
-function newWrite(): string {
-  return new ObjectId().toHexString();
-}
-
-/** The pending tokens `write` moved. */
-function movedBy(user: Pick<UserDoc, 'pending'>, write: string): PendingArchiveDoc[] {
-  return (user.pending ?? []).filter((p) => p.write === write);
 }
 
 function tokenFilter(ref: TokenRef): { hash: Buffer } | { id: string } {
