@@ -22,7 +22,7 @@ const SWEEP_PAGE = 100;
 const SWEEP_PAGES = 10;
 /**
  * Copies running at once, at most. A call waits for its copy only until its deadline, and the copy
- * goes on after it (mongo-token-store.ts): callers with short deadlines against a slow archive
+ * goes on after it (token-moves.ts): callers with short deadlines against a slow archive
  * could otherwise pile up copies without end. Past it, a write leaves its tokens pending for the
  * sweep, which takes them one user at a time.
  */
@@ -95,17 +95,18 @@ export class PendingArchive {
   /**
    * One pass over the users with tokens pending (or, `deletedUsers`, deleted) since before `before`,
    * in uid order from `after` (a range of the shard key: deploy/mongodb/). Resolves with where the
-   * next pass starts (undefined: from the first uid again), how many tokens it copied, and the
-   * first copy that failed, if any (the walk goes on past it).
+   * next pass starts (undefined: from the first uid again), how many tokens it copied, how many
+   * users it finished, and the first copy that failed, if any (the walk goes on past it).
    */
   async sweep(
     before: Date,
     after: string | undefined,
     what: Swept = 'pending',
-  ): Promise<{ next: string | undefined; copied: number; failure?: unknown }> {
+  ): Promise<{ next: string | undefined; copied: number; finished: number; failure?: unknown }> {
     const { since, index } = SWEPT[what];
     let cursor = after;
     let copied = 0;
+    let finished = 0;
     let failure: unknown;
     for (let page = 0; page < SWEEP_PAGES; page++) {
       const users = await this.users
@@ -117,14 +118,17 @@ export class PendingArchive {
       for (const user of users) {
         // One user whose copy fails must not hold up the others, which come after it in every pass.
         await this.copy(user._id, user.pending ?? [], deletedUser(user)).then(
-          () => (copied += user.pending?.length ?? 0),
+          () => {
+            copied += user.pending?.length ?? 0;
+            finished++;
+          },
           (error: unknown) => (failure ??= error),
         );
       }
-      if (users.length < SWEEP_PAGE) return { next: undefined, copied, failure };
+      if (users.length < SWEEP_PAGE) return { next: undefined, copied, finished, failure };
       cursor = users.at(-1)!._id;
     }
-    return { next: cursor, copied, failure };
+    return { next: cursor, copied, finished, failure };
   }
 }
 
@@ -152,22 +156,25 @@ export function sweepPendingArchive(pending: PendingArchive, intervalMs: number,
   const cursors: Record<Swept, string | undefined> = { pending: undefined, deletedUsers: undefined };
   let failing = false;
   const pass = async () => {
-    try {
-      const before = new Date(Date.now() - graceMs);
-      let failure: unknown;
-      for (const what of Object.keys(cursors) as Swept[]) {
+    const before = new Date(Date.now() - graceMs);
+    let failure: unknown;
+    // Each walk on its own: one that fails (say, its index still being built after an upgrade)
+    // must not stop the other.
+    for (const what of Object.keys(cursors) as Swept[]) {
+      try {
         const walked = await pending.sweep(before, cursors[what], what);
         cursors[what] = walked.next;
         failure ??= walked.failure;
-        if (walked.copied > 0) log.info({ copied: walked.copied }, 'archived tokens left pending by an interrupted write');
+        if (walked.finished > 0) {
+          log.info({ walk: what, users: walked.finished, copied: walked.copied }, 'finished what interrupted writes left: tokens archived, deleted users removed');
+        }
+      } catch (error) {
+        failure ??= error;
       }
-      if (failure !== undefined) throw failure;
-      failing = false;
-    } catch (error) {
-      // Once per outage: the next pass tries again.
-      if (!failing) log.warn({ err: error }, 'pending archive sweep failed; the next one tries again');
-      failing = true;
     }
+    // Once per outage: the next pass tries again.
+    if (failure !== undefined && !failing) log.warn({ err: failure }, 'pending archive sweep failed; the next one tries again');
+    failing = failure !== undefined;
   };
   const schedule = (delayMs: number) => {
     if (stopped) return;

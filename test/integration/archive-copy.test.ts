@@ -10,7 +10,7 @@ import { callDeadline } from '../../src/domain/deadline';
 import { NO_DEVICE, newToken } from '../../src/domain/auth-tokens';
 import { ArchiveReason, type StoredAuthToken } from '../../src/domain/model';
 import { ARCHIVED_TOKENS, type ArchivedTokenDoc, USERS, type UserDoc } from '../../src/storage/documents';
-import { ensureIndexes } from '../../src/storage/indexes';
+import { ensureIndexes, PENDING_INDEX } from '../../src/storage/indexes';
 import { MongoTokenStore } from '../../src/storage/mongo-token-store';
 import { PendingArchive, sweepPendingArchive } from '../../src/storage/pending-archive';
 import { createLogger } from '../../src/observability/logger';
@@ -237,6 +237,25 @@ test('a user deleted with no tokens, whose document removal fails, is removed by
     await pollUntil('the sweep removes the deleted user', document, (doc) => doc === null, { timeoutMs: 10_000, intervalMs: 20 });
   } finally {
     await sweeping.stop();
+  }
+});
+
+test('one walk of the sweep failing does not stop the other (here the pending walk, its index missing)', async () => {
+  const uid = `walks-${randomUUID().slice(0, 8)}`;
+  const now = new Date();
+  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await failCommands(admin!.db('admin'), { commands: ['delete'], appName: APP, blockMs: 0, data: { errorCode: 96 } });
+  await store.deleteUser(uid, new Date(), forever());
+  const document = () => db.collection<UserDoc>(USERS).findOne({ _id: uid });
+  expect(await document()).not.toBeNull();
+  await db.collection(USERS).dropIndex(PENDING_INDEX);
+  const sweeping = sweepPendingArchive(store.pending, 20, 0, createLogger('silent'));
+  try {
+    await expect(store.pending.sweep(new Date(), undefined)).rejects.toThrow();
+    await pollUntil('the deleted-users walk removes the user', document, (doc) => doc === null, { timeoutMs: 10_000, intervalMs: 20 });
+  } finally {
+    await sweeping.stop();
+    await ensureIndexes(db, 90);
   }
 });
 
