@@ -72,24 +72,15 @@ export class InMemoryTokenStore implements TokenStore {
       if (tokens < 1) throw tooManyRequests(Math.max(1, waitForToken(tokens, options.createLimit)), 'uid');
       entry.createBucket = { tokens: tokens - 1, at: now.getTime() };
     }
-    // MongoTokenStore's single-update path: below the cap, a token that is already strictly the
-    // newest is stored exactly as given (its own create and update times).
-    if (
-      options.replaceDeviceId === undefined &&
-      entry.tokens.length < max &&
-      entry.tokens.every((t) => t.createTime.getTime() < token.createTime.getTime())
-    ) {
-      entry.tokens = [...entry.tokens, storedToken(token)].sort(tokenOrder);
-      return { createTime: token.createTime, evictedTokenIds: [], replacedTokenIds: [] };
-    }
-    // Otherwise its transaction: replaced tokens leave first and do not count against the cap; the
-    // oldest of the rest are evicted to make room; the new token is stamped strictly newest, so it
-    // is never the one evicted whatever the clock says.
+    // As MongoTokenStore's one update (storage/token-writes.ts issuing): replaced tokens leave
+    // first and do not count against the cap; the oldest of the rest are evicted to make room; the
+    // new token is stamped strictly newest (1 ms after the newest kept token when its own create
+    // time says otherwise), so it is never the one evicted whatever the clock says.
     const replaced = entry.tokens.filter((t) => t.deviceId === options.replaceDeviceId);
     const kept = entry.tokens.filter((t) => t.deviceId !== options.replaceDeviceId).sort(tokenOrder);
     const evicted = kept.slice(0, Math.max(0, kept.length + 1 - max));
     const newest = kept.at(-1)?.createTime.getTime() ?? -Infinity;
-    const createTime = new Date(Math.max(now.getTime(), newest + 1));
+    const createTime = new Date(Math.max(token.createTime.getTime(), newest + 1));
     entry.tokens = [...kept.slice(evicted.length), storedToken({ ...token, createTime, updateTime: createTime })].sort(tokenOrder);
     this.archiveTokens(entry, replaced, ArchiveReason.REPLACED, now);
     this.archiveTokens(entry, evicted, ArchiveReason.EVICTED, now);
