@@ -44,8 +44,8 @@ import {
   PENDING_HAS_ROOM,
   type TokenCondition,
 } from './token-writes';
-import { PendingArchive } from './pending-archive';
-import { movedBy, newWrite, PENDING_FIELDS, TokenMoves } from './token-moves';
+import { PENDING_STATE, PendingArchive } from './pending-archive';
+import { movedBy, newWrite, TokenMoves } from './token-moves';
 import { listArchivedTokens } from './archived-tokens-listing';
 import { EXPIRY_INDEX } from './indexes';
 
@@ -119,11 +119,11 @@ export class MongoTokenStore implements CommittingTokenStore {
           now,
           write,
         }),
-        { session, projection: { ...PENDING_FIELDS, tokens: { $slice: -1 } }, returnDocument: 'after', ...timeLimit(deadline) },
+        { session, projection: { ...PENDING_STATE, tokens: { $slice: -1 } }, returnDocument: 'after', ...timeLimit(deadline) },
       ),
     );
     if (!after) throw await this.notIssued(uid, now, options, deadline);
-    await this.moves.copyPending(uid, after, deadline);
+    await this.moves.copyPending(after, deadline);
     const moved = movedBy(after, write);
     const idsOf = (reason: ArchiveReason) => moved.filter((p) => p.reason === reason).map((p) => p._id);
     return {

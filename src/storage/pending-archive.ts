@@ -11,7 +11,7 @@
 import type { Collection } from 'mongodb';
 import type { Logger } from '../observability/logger';
 import { DELETED_USERS_INDEX, PENDING_INDEX } from './indexes';
-import { type ArchivedTokenDoc, archivedDocOf, type PendingArchiveDoc, type UserDoc } from './documents';
+import { type ArchivedTokenDoc, archivedDocOf, type UserDoc } from './documents';
 
 const DUPLICATE_KEY = 11000;
 /** The time one copy may take: it finishes a write that has already been acknowledged, or is due. */
@@ -52,11 +52,11 @@ export class PendingArchive {
    * `copy`, unless MAX_COPIES_IN_FLIGHT copies are running already: then the tokens stay pending
    * (archived, never valid) for the sweep. Resolves with whether it copied.
    */
-  async copyIfRoom(uid: string, pending: readonly PendingArchiveDoc[], deleted?: { generation: string | undefined }): Promise<boolean> {
+  async copyIfRoom(user: PendingState): Promise<boolean> {
     if (this.copiesInFlight >= this.maxCopiesInFlight) return false;
     this.copiesInFlight++;
     try {
-      await this.copy(uid, pending, deleted);
+      await this.copy(user);
       return true;
     } finally {
       this.copiesInFlight--;
@@ -64,11 +64,11 @@ export class PendingArchive {
   }
 
   /**
-   * Copies `pending` (read from `uid`'s document) into the archive, then removes them from the
-   * document. A deleted user's document (`deleted`: the generation read with it) goes once its
-   * tokens are copied: only that one, never a later user's, deleted since.
+   * Copies the pending tokens of `user` (its document as read) into the archive, then removes them
+   * from the document. A deleted user's document goes once its tokens are copied: only the one
+   * read (by its generation), never a later user's of the same uid, deleted since.
    */
-  async copy(uid: string, pending: readonly PendingArchiveDoc[], deleted?: { generation: string | undefined }): Promise<void> {
+  async copy({ _id: uid, pending = [], deletedAt, generation }: PendingState): Promise<void> {
     if (pending.length > 0) {
       await this.archive
         .insertMany(pending.map(archivedDocOf), { ordered: false, maxTimeMS: COPY_BUDGET_MS })
@@ -76,20 +76,21 @@ export class PendingArchive {
           if (!onlyDuplicates(error)) throw error;
         });
     }
-    const ids = pending.map((p) => p._id);
-    if (deleted) {
+    if (deletedAt !== undefined) {
       // No write adds to a deleted user's pending tokens: these are all of them.
-      const generation = deleted.generation ?? { $exists: false };
-      await this.users.deleteOne({ _id: uid, deletedAt: { $exists: true }, generation }, { maxTimeMS: COPY_BUDGET_MS });
-    } else if (ids.length > 0) {
-      await this.users.updateOne({ _id: uid }, { $pull: { pending: { _id: { $in: ids } } } }, { maxTimeMS: COPY_BUDGET_MS });
+      await this.users.deleteOne(
+        { _id: uid, deletedAt: { $exists: true }, generation: generation ?? { $exists: false } },
+        { maxTimeMS: COPY_BUDGET_MS },
+      );
+    } else if (pending.length > 0) {
+      await this.users.updateOne({ _id: uid }, { $pull: { pending: { _id: { $in: pending.map((p) => p._id) } } } }, { maxTimeMS: COPY_BUDGET_MS });
     }
   }
 
   /** Copies what is pending for `uid` (a deleted user's document included): the write path's recovery. */
   async finish(uid: string): Promise<void> {
     const user = await this.users.findOne({ _id: uid }, { projection: PENDING_STATE, maxTimeMS: COPY_BUDGET_MS });
-    if (user) await this.copy(uid, user.pending ?? [], deletedUser(user));
+    if (user) await this.copy(user);
   }
 
   /**
@@ -117,7 +118,7 @@ export class PendingArchive {
         .toArray();
       for (const user of users) {
         // One user whose copy fails must not hold up the others, which come after it in every pass.
-        await this.copy(user._id, user.pending ?? [], deletedUser(user)).then(
+        await this.copy(user).then(
           () => {
             copied += user.pending?.length ?? 0;
             finished++;
@@ -132,13 +133,9 @@ export class PendingArchive {
   }
 }
 
-/** What the copy needs of a user's document. */
+/** What a copy needs of a user's document: what is pending, and whether (and which) user was deleted. */
 export const PENDING_STATE = { pending: 1, deletedAt: 1, generation: 1 } as const;
-
-/** The `deleted` argument of PendingArchive.copy for a document read with PENDING_STATE. */
-export function deletedUser(user: Pick<UserDoc, 'deletedAt' | 'generation'>): { generation: string | undefined } | undefined {
-  return user.deletedAt === undefined ? undefined : { generation: user.generation };
-}
+export type PendingState = Pick<UserDoc, '_id' | 'pending' | 'deletedAt' | 'generation'>;
 
 /** Every failure of an unordered insert was a token already archived. */
 function onlyDuplicates(error: unknown): boolean {

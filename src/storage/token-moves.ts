@@ -7,15 +7,9 @@ import { ObjectId } from 'mongodb';
 import type { ArchiveReason } from '../domain/model';
 import type { Deadline } from '../domain/deadline';
 import { EXISTING_USER, type PendingArchiveDoc, type UserDoc } from './documents';
-import type { PendingArchive } from './pending-archive';
+import { PENDING_STATE, type PendingArchive, type PendingState } from './pending-archive';
 import { timeLimit } from './time-limits';
 import { type AlsoChanging, movingTokens, PENDING_HAS_ROOM, type TokenCondition } from './token-writes';
-
-/**
- * What a write that moves tokens reads back: the pending list, its own entries and any left
- * before; and which user it is (a deleted user's document is removed by its generation).
- */
-export const PENDING_FIELDS = { pending: 1, generation: 1 } as const;
 
 export class TokenMoves {
   constructor(
@@ -41,15 +35,14 @@ export class TokenMoves {
     const { result: after, committedAt } = await this.applied((session) =>
       this.users.findOneAndUpdate({ _id: uid, ...EXISTING_USER, ...PENDING_HAS_ROOM, ...filter }, movingTokens(cond, reason, now, write, also), {
         session,
-        projection: PENDING_FIELDS,
+        // The pending list, its own entries and any left before, and which user it is.
+        projection: PENDING_STATE,
         returnDocument: 'after',
         ...timeLimit(deadline),
       }),
     );
     if (!after) return { moved: null, committedAt };
-    // DeleteUser's document goes once its tokens are copied: that user's, by its generation.
-    const deleted = also && 'deletedAt' in also ? { generation: after.generation } : undefined;
-    await this.copyPending(uid, after, deadline, deleted);
+    await this.copyPending(after, deadline);
     return { moved: movedBy(after, write), committedAt };
   }
 
@@ -60,8 +53,10 @@ export class TokenMoves {
    * The call waits for the copy until its deadline, not longer: an applied write must not be
    * answered DEADLINE_EXCEEDED, which its client would retry. The copy goes on regardless.
    */
-  async copyPending(uid: string, user: Pick<UserDoc, 'pending'>, deadline: Deadline, deleted?: { generation: string | undefined }): Promise<void> {
-    const copying = this.pending.copyIfRoom(uid, user.pending ?? [], deleted).then(
+  async copyPending(user: PendingState, deadline: Deadline): Promise<void> {
+    // Most creates move nothing (below the cap): no copy, no timer.
+    if (!user.pending?.length && user.deletedAt === undefined) return;
+    const copying = this.pending.copyIfRoom(user).then(
       () => undefined,
       () => undefined,
     );

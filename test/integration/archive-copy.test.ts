@@ -110,7 +110,7 @@ test('tokens left pending are copied by the sweep, and a copy repeated is harmle
   expect((await stored(uid)).archived).toEqual([oldest!.tokenId]);
 
   // A second replica finishing the same pending tokens (read before the first one's copy) archives nothing twice.
-  await store.pending.copy(uid, user!.pending!);
+  await store.pending.copy(user!);
   expect((await stored(uid)).archived).toEqual([oldest!.tokenId]);
 });
 
@@ -152,7 +152,7 @@ test('a late copy by a replica that stalled removes only its own deleted user, n
   await store.deleteUser(uid, new Date(), forever());
 
   // The stalled replica's copy of the first deleted user arrives late: the second stays.
-  await store.pending.copy(uid, first!.pending!, { generation: first!.generation });
+  await store.pending.copy(first!);
   expect((await stored(uid)).pending).toEqual([secondToken.tokenId]);
   await store.pending.finish(uid);
   expect(await db.collection<UserDoc>(USERS).findOne({ _id: uid })).toBeNull();
@@ -181,17 +181,17 @@ test('copies running at once are bounded: past the bound, a write leaves its tok
     await failNextArchiveCopy();
     await store.issueToken(issue(uid), atCap, new Date(), forever());
   }
-  const pendingOf = async (uid: string) => (await db.collection<UserDoc>(USERS).findOne({ _id: uid }))!.pending!;
+  const documentOf = async (uid: string) => (await db.collection<UserDoc>(USERS).findOne({ _id: uid }))!;
   const hold = await failCommands(admin!.db('admin'), { commands: ['insert'], appName: APP, blockMs: 1_000 });
-  const first = pendingArchive.copyIfRoom(held, await pendingOf(held));
+  const first = pendingArchive.copyIfRoom(await documentOf(held));
   await hold.entered();
   // The one copy allowed is running: the second is not made.
-  expect(await pendingArchive.copyIfRoom(skipped, await pendingOf(skipped))).toBe(false);
+  expect(await pendingArchive.copyIfRoom(await documentOf(skipped))).toBe(false);
   expect(await first).toBe(true);
   expect((await stored(held)).pending).toEqual([]);
   expect((await stored(skipped)).pending).toHaveLength(1);
   // With room again, it is.
-  expect(await pendingArchive.copyIfRoom(skipped, await pendingOf(skipped))).toBe(true);
+  expect(await pendingArchive.copyIfRoom(await documentOf(skipped))).toBe(true);
   expect((await stored(skipped)).pending).toEqual([]);
 });
 
