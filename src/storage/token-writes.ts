@@ -25,8 +25,11 @@ export type TokenCondition = Expr;
 
 /** The token fields an archived token keeps (all but id, which becomes _id, and the hash). */
 const ARCHIVED_FIELDS = ['createTime', 'updateTime', 'lastUsedTime', 'platform', 'deviceId', 'userAgent', 'appInfo', 'expireTime'] as const;
-/** Working fields of the pipelines, removed before the document is written. */
-const SCRATCH = ['_kept', '_moved', '_new'];
+/**
+ * Working fields of the pipelines, removed in their last stage: every expression of one $set reads
+ * the stage's input, so the stage that uses them can also drop them.
+ */
+const DROP_SCRATCH = { _kept: '$$REMOVE', _moved: '$$REMOVE', _new: '$$REMOVE' };
 
 const tokensWhere = (input: Expr, cond: TokenCondition) => ({ $filter: { input, as: 't', cond } });
 const literal = (value: unknown) => ({ $literal: value });
@@ -107,9 +110,9 @@ export function movingTokens(cond: TokenCondition, reason: ArchiveReason, now: D
         lastIssued: '$$REMOVE',
         ...(also && 'nextExpiry' in also && { nextExpiry: nextExpiryExpr('$_kept', also.nextExpiry.idleMs) }),
         ...(also && 'deletedAt' in also && { deletedAt: also.deletedAt, nextExpiry: '$$REMOVE', createBucket: '$$REMOVE' }),
+        ...DROP_SCRATCH,
       },
     },
-    { $unset: SCRATCH },
   ];
 }
 
@@ -165,12 +168,12 @@ export function issuing({ token, max, replaceDeviceId, expiresAt, createLimit, n
             pendingOf(evicted, ArchiveReason.EVICTED, now, write),
           ],
         },
+        // documents.ts's issuedTokenText, here because the create time is stamped in this update.
         lastIssued: { $concat: [literal(token.id), '|', { $toString: { $toLong: '$_new.createTime' } }, '|', literal(token.deviceId)] },
         ...(expiresAt && { nextExpiry: { $min: ['$nextExpiry', expiresAt] } }),
         // `at` never moves back: a replica whose clock is behind must not refill the bucket twice.
         ...(createLimit && { createBucket: { tokens: { $subtract: [bucketTokens(now, createLimit), 1] }, at: { $max: [now, '$createBucket.at'] } } }),
-        // Every expression above reads the stage's input, so the scratch fields can go here.
-        ...Object.fromEntries(SCRATCH.map((field) => [field, '$$REMOVE'])),
+        ...DROP_SCRATCH,
       },
     },
   ];

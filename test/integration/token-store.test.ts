@@ -1,6 +1,7 @@
-// What only the MongoDB store has: the archive's TTL index, and hashes copied out of the driver's
-// read buffers. Its behaviour as a TokenStore (clocks behind, tokens in one millisecond, the cap)
-// is the contract in token-store-contract.test.ts, run on this store and on the in-memory one.
+// What only the MongoDB store has: the archive's TTL index, hashes copied out of the driver's
+// read buffers, and update pipelines that leave no working field behind. Its behaviour as a
+// TokenStore (clocks behind, tokens in one millisecond, the cap) is the contract in
+// token-store-contract.test.ts, run on this store and on the in-memory one.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { inject } from 'vitest';
@@ -55,4 +56,21 @@ test('a token found for validation holds its own 32-byte hash, not a view of the
   // What the validation cache keeps: a view would pin the whole read (up to 64 KB) per entry.
   expect(found?.token.tokenHash.equals(stored.tokenHash)).toBe(true);
   expect(found?.token.tokenHash.buffer.byteLength).toBe(32);
+});
+
+test("the update pipelines leave none of their working fields in the user's document", async () => {
+  const uid = 'no-scratch';
+  const now = new Date();
+  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined, soon());
+  const atCap = { replaceDeviceId: undefined, maxTokensPerUser: 2 };
+  const device = { ...NO_DEVICE, deviceId: 'phone' };
+  // Issue below and at the cap, replace a device's token, delete one, flush: each pipeline once.
+  for (let i = 0; i < 3; i++) await store.issueToken(newToken(uid, NO_DEVICE, new Date()).stored, atCap, new Date(), soon());
+  await store.issueToken(newToken(uid, device, new Date()).stored, atCap, new Date(), soon());
+  const { stored } = newToken(uid, device, new Date());
+  await store.issueToken(stored, { ...atCap, replaceDeviceId: 'phone' }, new Date(), soon());
+  await store.deleteToken(uid, { tokenId: stored.tokenId }, new Date(), soon());
+  await store.flushTokens(uid, {}, new Date(), soon());
+  const doc = await database.client.db(dbName).collection('users').findOne({ _id: uid as never });
+  expect(Object.keys(doc!).filter((field) => field.startsWith('_') && field !== '_id')).toEqual([]);
 });
