@@ -10,14 +10,9 @@ import { deadlineExceeded } from '../domain/errors';
  * would cost the pooled connection it runs on (see src/domain/deadline.ts).
  */
 export function timeLimit(deadline: Deadline): { maxTimeMS: number } {
-  stillWanted(deadline);
+  const givenUp = deadline.givenUp?.();
+  if (givenUp) throw givenUp;
   const remaining = Math.floor(deadline.at - Date.now());
   if (remaining <= 0) throw deadlineExceeded();
   return { maxTimeMS: remaining };
-}
-
-/** Throws why the caller gave up, if it has. */
-export function stillWanted(deadline: Deadline): void {
-  const reason = deadline.givenUp?.();
-  if (reason) throw reason;
 }

@@ -55,7 +55,8 @@ export async function startTestService(
   const userClient = new UserServiceClient(address, credentials.createInsecure());
   const tokenClient = new AuthTokenServiceClient(address, credentials.createInsecure());
   const mongo = await MongoClient.connect(inject('mongoUri'));
-  if (waitReady) await indexesCreated(config.MONGODB_URI!, dbName, config.ARCHIVE_RETENTION_DAYS);
+  // The same creation as the service's own, which may be under way: idempotent.
+  if (waitReady) await ensureIndexes(mongo.db(dbName), config.ARCHIVE_RETENTION_DAYS);
   return {
     users: promised(UserServiceService, userClient),
     tokens: promised(AuthTokenServiceService, tokenClient),
@@ -74,12 +75,3 @@ export async function startTestService(
   };
 }
 
-/** The same creation as the service's own, which may be under way: idempotent. */
-async function indexesCreated(uri: string, dbName: string, retentionDays: number): Promise<void> {
-  const client = await MongoClient.connect(uri);
-  try {
-    await ensureIndexes(client.db(dbName), retentionDays);
-  } finally {
-    await client.close();
-  }
-}
