@@ -42,21 +42,20 @@ export interface Results {
 
 function verdicts(results: Results) {
   const out: { target: string; value: number | null; threshold: string; pass: boolean | null; note?: string }[] = [];
+  /** The service's throughput against a baseline's, at least `min` times it. */
+  const throughput = (target: string, service: number, baseline: number | undefined, min: number) => {
+    const value = ratio(service, baseline);
+    out.push({ target, value, threshold: `>= ${min}x`, pass: pass(value, (x) => x >= min) });
+  };
   const v = results.workloads.validate;
-  if (v) out.push({ target: 'Validate throughput vs no-op server', value: ratio(v.service.rps, v.noop?.rps), threshold: `>= ${TARGETS.validateVsNoop}x`, pass: pass(ratio(v.service.rps, v.noop?.rps), (x) => x >= TARGETS.validateVsNoop) });
+  if (v) throughput('Validate throughput vs no-op server', v.service.rps, v.noop?.rps, TARGETS.validateVsNoop);
   const c = results.workloads.create;
-  if (c) out.push({ target: 'Create-at-cap throughput vs raw driver (the same writes)', value: ratio(c.service.rps, c.raw?.rps), threshold: `>= ${TARGETS.createVsRaw}x`, pass: pass(ratio(c.service.rps, c.raw?.rps), (x) => x >= TARGETS.createVsRaw) });
-  if (c?.rawTransaction) {
-    const value = ratio(c.service.rps, c.rawTransaction.rps);
-    out.push({ target: 'Create-at-cap throughput vs the transaction design (raw driver)', value, threshold: `>= ${TARGETS.createVsTransaction}x`, pass: pass(value, (x) => x >= TARGETS.createVsTransaction) });
-  }
+  if (c) throughput('Create-at-cap throughput vs raw driver (the same writes)', c.service.rps, c.raw?.rps, TARGETS.createVsRaw);
+  if (c?.rawTransaction) throughput('Create-at-cap throughput vs the transaction design (raw driver)', c.service.rps, c.rawTransaction.rps, TARGETS.createVsTransaction);
   const l = results.workloads.list;
-  if (l) out.push({ target: 'List (100 tokens) throughput vs raw driver', value: ratio(l.service.rps, l.raw?.rps), threshold: `>= ${TARGETS.listVsRaw}x`, pass: pass(ratio(l.service.rps, l.raw?.rps), (x) => x >= TARGETS.listVsRaw) });
+  if (l) throughput('List (100 tokens) throughput vs raw driver', l.service.rps, l.raw?.rps, TARGETS.listVsRaw);
   const d = results.dataSize;
-  if (d?.small.raw) {
-    const value = ratio(d.small.service.rps, d.small.raw.rps);
-    out.push({ target: 'Validate throughput, cache off, vs raw driver', value, threshold: `>= ${TARGETS.validateUncachedVsRaw}x`, pass: pass(value, (x) => x >= TARGETS.validateUncachedVsRaw) });
-  }
+  if (d?.small.raw) throughput('Validate throughput, cache off, vs raw driver', d.small.service.rps, d.small.raw.rps, TARGETS.validateUncachedVsRaw);
   if (d) out.push({ target: `Validate p50 at ${d.usersLarge} users vs ${d.usersSmall} users`, value: d.p50Ratio, threshold: `<= ${TARGETS.dataSizeP50}x`, pass: pass(d.p50Ratio, (x) => x <= TARGETS.dataSizeP50), note: d.usersLarge < 100_000 ? `only ${d.usersLarge} users (not the 100,000 of the target)` : undefined });
   const f = results.fanout;
   if (f) {
