@@ -46,10 +46,15 @@ const forever = () => callDeadline(Infinity);
 const issue = (uid: string) => newToken(uid, NO_DEVICE, new Date()).stored;
 const atCap = { replaceDeviceId: undefined, maxTokensPerUser: CAP };
 
+/** A user without tokens. */
+async function createUser(uid: string, name = uid): Promise<void> {
+  const now = new Date();
+  await store.createUser({ uid, name, metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+}
+
 /** A user at the cap; resolves with its tokens, oldest first. */
 async function userAtCap(uid: string): Promise<StoredAuthToken[]> {
-  const now = new Date();
-  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await createUser(uid);
   const tokens = [];
   for (let i = 0; i < CAP; i++) {
     const token = issue(uid);
@@ -127,8 +132,7 @@ test('a user deleted while its copy fails is gone at once, and its uid can be cr
   expect(listed.map((a) => a.reason)).toEqual([ArchiveReason.USER_DELETED, ArchiveReason.USER_DELETED]);
 
   // Created again: the old user's tokens are copied first, and the new user starts with none.
-  const now = new Date();
-  await store.createUser({ uid, name: 'again', metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await createUser(uid, 'again');
   expect(await stored(uid)).toEqual({ active: [], pending: [], archived: expect.arrayContaining(tokens.map((t) => t.tokenId)) });
   expect(await store.listArchivedTokens(uid, undefined, 10, 'current', forever())).toEqual([]);
   expect(await store.listArchivedTokens(uid, undefined, 10, 'all', forever())).toHaveLength(CAP);
@@ -144,8 +148,7 @@ test('a late copy by a replica that stalled removes only its own deleted user, n
 
   // The uid is created again (which finishes the first copy), issued a token, and deleted again,
   // with that copy failing too: a second deleted user waits for its copy.
-  const now = new Date();
-  await store.createUser({ uid, name: 'second', metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await createUser(uid, 'second');
   const secondToken = issue(uid);
   await store.issueToken(secondToken, atCap, new Date(), forever());
   await failNextArchiveCopy();
@@ -215,8 +218,7 @@ test('a sweep goes on past a user whose copy fails, and copies it on a later pas
 
 test('a user deleted with no tokens, whose document removal fails, is removed by the sweep all the same', async () => {
   const uid = `bare-${randomUUID().slice(0, 8)}`;
-  const now = new Date();
-  await store.createUser({ uid, name: 'Bare Name', metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await createUser(uid, 'Bare Name');
   await failCommands(admin!.db('admin'), { commands: ['delete'], appName: APP, blockMs: 0, data: { errorCode: 96 } });
   expect((await store.deleteUser(uid, new Date(), forever())).result).toBe(0);
   const document = () => db.collection<UserDoc>(USERS).findOne({ _id: uid });
@@ -242,8 +244,7 @@ test('a user deleted with no tokens, whose document removal fails, is removed by
 
 test('one walk of the sweep failing does not stop the other (here the pending walk, its index missing)', async () => {
   const uid = `walks-${randomUUID().slice(0, 8)}`;
-  const now = new Date();
-  await store.createUser({ uid, name: uid, metadata: undefined, createTime: now, updateTime: now }, undefined, forever());
+  await createUser(uid);
   await failCommands(admin!.db('admin'), { commands: ['delete'], appName: APP, blockMs: 0, data: { errorCode: 96 } });
   await store.deleteUser(uid, new Date(), forever());
   const document = () => db.collection<UserDoc>(USERS).findOne({ _id: uid });
