@@ -61,7 +61,12 @@ describe('resuming with the last resume_token: every later event, none twice', (
   test('a resume_token of a bookmark resumes too: nothing sent before it comes again', async () => {
     const uid = 'ev-resume-bookmark';
     await createUser(first, uid);
+    // The replica must have heard of `before` when the bookmark is taken: an acknowledged write
+    // reaches its change stream a moment later, and a bookmark taken in between lies before it.
+    const heard = watch(first, { uids: [uid] });
+    await heard.live();
     const before = await issue(first, uid);
+    await heard.next((e) => e.tokenId === before.tokenId);
     const w = watch(first, { uids: [uid] });
     const { event: bookmark } = await w.live();
     const resumed = watch(forgetful, { uids: [uid], resumeToken: bookmark.resumeToken });
