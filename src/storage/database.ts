@@ -32,7 +32,7 @@ export interface Database {
   /** Every token issued and revoked, through any replica (WatchAuthTokenEvents). */
   events: TokenEventSource;
   client: MongoClient;
-  /** Creates or updates the indexes; safe to call again. */
+  /** Creates or updates the indexes, then starts the recovery sweep; safe to call again. */
   prepare(): Promise<void>;
   close(): Promise<void>;
 }
@@ -60,10 +60,20 @@ export function openDatabase(options: DatabaseOptions): Database {
     serverSelectionTimeoutMS: SERVER_SELECTION_TIMEOUT_MS,
   });
   const db = client.db(options.dbName);
-  const prepare = () => ensureIndexes(db, options.archiveRetentionDays);
   const events = mongoTokenEventSource(db);
   const mongoStore = new MongoTokenStore(client, db, options.idleTimeoutMs);
-  const sweep = sweepPendingArchive(mongoStore.pending, PENDING_SWEEP_INTERVAL_MS, PENDING_GRACE_MS, options.log);
+  let sweep: { stop(): Promise<void> } | undefined;
+  let closed = false;
+  const prepare = async () => {
+    await ensureIndexes(db, options.archiveRetentionDays);
+    // The sweep walks its own indexes: started before they exist (a first start on a populated
+    // database, or an upgrade that adds one), its passes would fail until they were built.
+    if (!closed) sweep ??= sweepPendingArchive(mongoStore.pending, PENDING_SWEEP_INTERVAL_MS, PENDING_GRACE_MS, options.log);
+  };
+  const stopSweep = async () => {
+    closed = true;
+    await sweep?.stop();
+  };
   const store = translatingDriverErrors(mongoStore);
   if (options.validationCacheEntries === 0) {
     return {
@@ -72,7 +82,7 @@ export function openDatabase(options: DatabaseOptions): Database {
       client,
       prepare,
       async close() {
-        await sweep.stop();
+        await stopSweep();
         await client.close();
       },
     };
@@ -85,7 +95,7 @@ export function openDatabase(options: DatabaseOptions): Database {
     client,
     prepare,
     async close() {
-      await Promise.all([feed.stop(), sweep.stop()]);
+      await Promise.all([feed.stop(), stopSweep()]);
       await client.close();
     },
   };

@@ -11,6 +11,10 @@ import type { TokenStore } from '../../src/domain/token-store';
 import { callDeadline } from '../../src/domain/deadline';
 import { createLogger } from '../../src/observability/logger';
 import { type Database, openDatabase } from '../../src/storage/database';
+import { USERS, type UserDoc } from '../../src/storage/documents';
+import { MongoClient } from 'mongodb';
+import pino from 'pino';
+import { pollUntil } from '../support/poll';
 
 let database: Database;
 let store: TokenStore;
@@ -73,4 +77,26 @@ test("the update pipelines leave none of their working fields in the user's docu
   await store.flushTokens(uid, {}, new Date(), soon());
   const doc = await database.client.db(dbName).collection('users').findOne({ _id: uid as never });
   expect(Object.keys(doc!).filter((field) => field.startsWith('_') && field !== '_id')).toEqual([]);
+});
+
+test('the recovery sweep starts once the indexes it walks exist: a first start on a populated database logs no failed pass', async () => {
+  // A database written before, without this version's indexes (an upgrade that adds one), holding
+  // a deleted user whose document's removal failed: the sweep's to finish.
+  const populated = `test_store_${randomUUID().slice(0, 8)}`;
+  const uid = 'gone';
+  const before = await MongoClient.connect(inject('mongoUri'));
+  await before.db(populated).collection(USERS).insertOne({ _id: uid as never, name: uid, tokens: [], deletedAt: new Date(0) });
+  await before.close();
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+  const opened = openDatabase({ uri: inject('mongoUri'), dbName: populated, archiveRetentionDays: 90, validationCacheEntries: 0, log });
+  const users = opened.client.db(populated).collection<UserDoc>(USERS);
+  try {
+    await opened.prepare();
+    await pollUntil('the sweep removes the deleted user', () => users.countDocuments({ _id: uid }), (n) => n === 0, { timeoutMs: 10_000, intervalMs: 50 });
+    expect(warnings).toEqual([]);
+  } finally {
+    await opened.client.db(populated).dropDatabase();
+    await opened.close();
+  }
 });
