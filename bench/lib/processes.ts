@@ -114,7 +114,9 @@ export async function startService(options: ServiceOptions): Promise<Child & { m
     },
   );
   const child = { process: service.process, pid: service.process.pid!, port: service.port, output: service.output, stop: service.stop };
-  if (await waitServing(service.port, 'authtoken.v1.AuthTokenService', 60_000)) return { ...child, metricsPort: service.metricsPort };
+  if (await waitServing(service.port, 'authtoken.v1.AuthTokenService', 60_000)) {
+    return { ...child, stop: reportingCrash('service', child), metricsPort: service.metricsPort };
+  }
   await service.stop();
   throw new Error(`the service did not become ready:\n${service.output()}`);
 }
@@ -140,7 +142,23 @@ export async function startNoopServer(cannedFile: string): Promise<Child> {
   });
   const tracked = track(child, port ?? 0);
   if (port === undefined) throw new Error(`the no-op server did not start:\n${tracked.output()}`);
-  return tracked;
+  return { ...tracked, stop: reportingCrash('no-op server', tracked) };
+}
+
+/**
+ * Prints a target's last output should it exit before the benchmark stops it: otherwise a crash
+ * mid-run shows only as ghz's connection errors. Returns the stop that marks an exit as expected.
+ */
+function reportingCrash(name: string, child: Pick<Child, 'process' | 'output' | 'stop'>): Child['stop'] {
+  let stopping = false;
+  child.process.once('exit', (code, signal) => {
+    if (stopping) return;
+    process.stderr.write(`[bench] the ${name} (pid ${child.process.pid}) exited mid-run, code ${code}, signal ${signal}; its last output:\n${child.output()}\n`);
+  });
+  return (graceMs) => {
+    stopping = true;
+    return child.stop(graceMs);
+  };
 }
 
 /** Polls the gRPC health check until `service` is SERVING. */
