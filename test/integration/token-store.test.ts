@@ -12,7 +12,6 @@ import { callDeadline } from '../../src/domain/deadline';
 import { createLogger } from '../../src/observability/logger';
 import { type Database, openDatabase } from '../../src/storage/database';
 import { USERS, type UserDoc } from '../../src/storage/documents';
-import { MongoClient } from 'mongodb';
 import pino from 'pino';
 import { pollUntil } from '../support/poll';
 
@@ -75,7 +74,7 @@ test("the update pipelines leave none of their working fields in the user's docu
   await store.issueToken(stored, { ...atCap, replaceDeviceId: 'phone' }, new Date(), soon());
   await store.deleteToken(uid, { tokenId: stored.tokenId }, new Date(), soon());
   await store.flushTokens(uid, {}, new Date(), soon());
-  const doc = await database.client.db(dbName).collection('users').findOne({ _id: uid as never });
+  const doc = await database.client.db(dbName).collection(USERS).findOne({ _id: uid as never });
   expect(Object.keys(doc!).filter((field) => field.startsWith('_') && field !== '_id')).toEqual([]);
 });
 
@@ -84,9 +83,7 @@ test('the recovery sweep starts once the indexes it walks exist: a first start o
   // a deleted user whose document's removal failed: the sweep's to finish.
   const populated = `test_store_${randomUUID().slice(0, 8)}`;
   const uid = 'gone';
-  const before = await MongoClient.connect(inject('mongoUri'));
-  await before.db(populated).collection(USERS).insertOne({ _id: uid as never, name: uid, tokens: [], deletedAt: new Date(0) });
-  await before.close();
+  await database.client.db(populated).collection(USERS).insertOne({ _id: uid as never, name: uid, tokens: [], deletedAt: new Date(0) });
   const warnings: string[] = [];
   const log = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
   const opened = openDatabase({ uri: inject('mongoUri'), dbName: populated, archiveRetentionDays: 90, validationCacheEntries: 0, log });
@@ -96,7 +93,7 @@ test('the recovery sweep starts once the indexes it walks exist: a first start o
     await pollUntil('the sweep removes the deleted user', () => users.countDocuments({ _id: uid }), (n) => n === 0, { timeoutMs: 10_000, intervalMs: 50 });
     expect(warnings).toEqual([]);
   } finally {
-    await opened.client.db(populated).dropDatabase();
     await opened.close();
+    await database.client.db(populated).dropDatabase();
   }
 });
