@@ -155,8 +155,7 @@ export function sweepPendingArchive(pending: PendingArchive, intervalMs: number,
   const pass = async () => {
     const before = new Date(Date.now() - graceMs);
     let failure: unknown;
-    // Each walk on its own: one that fails (say, its index still being built after an upgrade)
-    // must not stop the other.
+    // Each walk on its own: one that fails (say, its index dropped by hand) must not stop the other.
     for (const what of Object.keys(cursors) as Swept[]) {
       try {
         const walked = await pending.sweep(before, cursors[what], what);
